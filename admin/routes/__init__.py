@@ -1,0 +1,1 @@
+"""HTTP handlers of volt-admin, one module per resource."""

@@ -1,0 +1,106 @@
+"""`/v1/orgs/{org_id}/api-keys`: list, create (secret shown once), get, revoke, rotate."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from aiohttp import web
+from pydantic import Field
+
+from admin import tenancy
+from voltcore.appkeys import POOL, PRINCIPAL
+from voltcore.auth import ALL_SCOPES, Principal, Scope
+from voltcore.errors import InvalidRequest, PermissionDenied
+from voltcore.http import json_response
+from voltcore.pagination import ListParams, list_object
+from voltcore.validation import RequestModel, parse_query, read_json
+
+routes = web.RouteTableDef()
+
+
+class ApiKeyCreate(RequestModel):
+    name: str = Field(min_length=1, max_length=128)
+    scopes: list[Scope] = Field(default_factory=lambda: list(ALL_SCOPES), min_length=1)
+    expires_at: int | None = None
+
+
+class ApiKeyRotate(RequestModel):
+    grace_period_seconds: int = Field(0, ge=0, le=7 * 86_400)
+
+
+def _caller(request: web.Request) -> Principal:
+    principal = request[PRINCIPAL]
+    principal.require_org(request.match_info["org_id"])
+    return principal
+
+
+@routes.get("/v1/orgs/{org_id}/api-keys")
+async def list_keys(request: web.Request) -> web.Response:
+    principal = _caller(request)
+    params = parse_query(request, ListParams)
+    rows, has_more = await tenancy.list_api_keys(
+        request.app[POOL], principal.org_id, limit=params.limit, after=params.after
+    )
+    now = dt.datetime.now(dt.UTC)
+    return json_response(list_object([tenancy.key_object(r, now) for r in rows], has_more=has_more))
+
+
+@routes.post("/v1/orgs/{org_id}/api-keys")
+async def create_key(request: web.Request) -> web.Response:
+    principal = _caller(request)
+    body = await read_json(request, ApiKeyCreate)
+    beyond = set(body.scopes) - principal.scopes
+    if beyond:
+        # A credential cannot mint a more powerful one than itself.
+        raise PermissionDenied(
+            f"Cannot grant scopes this credential lacks: {sorted(beyond)}.", param="scopes"
+        )
+    expires_at = None
+    if body.expires_at is not None:
+        expires_at = dt.datetime.fromtimestamp(body.expires_at, dt.UTC)
+        if expires_at <= dt.datetime.now(dt.UTC):
+            raise InvalidRequest(
+                "'expires_at' must be in the future.", param="expires_at", code="invalid_value"
+            )
+    async with request.app[POOL].acquire() as conn:
+        new = await tenancy.create_api_key(
+            conn,
+            principal.org_id,
+            name=body.name,
+            scopes=body.scopes,
+            expires_at=expires_at,
+            created_by=principal.subject,
+        )
+    return json_response(new.object(), status=201)
+
+
+@routes.get("/v1/orgs/{org_id}/api-keys/{key_id}")
+async def get_key(request: web.Request) -> web.Response:
+    principal = _caller(request)
+    row = await tenancy.get_api_key(
+        request.app[POOL], principal.org_id, request.match_info["key_id"]
+    )
+    return json_response(tenancy.key_object(row))
+
+
+@routes.delete("/v1/orgs/{org_id}/api-keys/{key_id}")
+async def revoke_key(request: web.Request) -> web.Response:
+    principal = _caller(request)
+    row = await tenancy.revoke_api_key(
+        request.app[POOL], principal.org_id, request.match_info["key_id"]
+    )
+    return json_response(tenancy.key_object(row))
+
+
+@routes.post("/v1/orgs/{org_id}/api-keys/{key_id}/rotate")
+async def rotate_key(request: web.Request) -> web.Response:
+    principal = _caller(request)
+    body = await read_json(request, ApiKeyRotate, allow_empty=True)
+    new = await tenancy.rotate_api_key(
+        request.app[POOL],
+        principal.org_id,
+        request.match_info["key_id"],
+        grace=dt.timedelta(seconds=body.grace_period_seconds),
+        created_by=principal.subject,
+    )
+    return json_response(new.object(), status=201)

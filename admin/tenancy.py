@@ -1,0 +1,219 @@
+"""Orgs, users and API keys in Postgres. Every query is filtered by org_id."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from voltcore.auth import generate_key, hash_key, redact
+from voltcore.config import Tier
+from voltcore.db import Conn
+from voltcore.errors import Conflict, InvalidRequest, NotFound
+from voltcore.ids import new_id, spiffe_id
+
+
+def unix(t: dt.datetime | None) -> int | None:
+    return None if t is None else int(t.timestamp())
+
+
+def org_object(row: asyncpg.Record, trust_domain: str) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "object": "organization",
+        "name": row["name"],
+        "tier": row["tier"],
+        "home_metro": row["home_metro"],
+        "spiffe_id": spiffe_id(trust_domain, row["id"]),
+        "created_at": unix(row["created_at"]),
+    }
+
+
+async def create_org(conn: Conn, name: str, tier: Tier, metro: str) -> asyncpg.Record:
+    row = await conn.fetchrow(
+        "INSERT INTO orgs (id, name, tier, home_metro) VALUES ($1, $2, $3, $4) RETURNING *",
+        new_id("org"),
+        name,
+        tier,
+        metro,
+    )
+    assert row is not None
+    return row
+
+
+async def get_org(conn: Conn | asyncpg.Pool, org_id: str) -> asyncpg.Record:
+    row = await conn.fetchrow("SELECT * FROM orgs WHERE id = $1", org_id)
+    if row is None:
+        raise NotFound(f"No such organization: '{org_id}'.", param="org_id")
+    return row
+
+
+async def create_user(conn: Conn, org_id: str, email: str, role: str = "member") -> asyncpg.Record:
+    row = await conn.fetchrow(
+        "INSERT INTO users (id, org_id, email, role) VALUES ($1, $2, $3, $4) RETURNING *",
+        new_id("user"),
+        org_id,
+        email,
+        role,
+    )
+    assert row is not None
+    return row
+
+
+def key_status(row: asyncpg.Record, now: dt.datetime) -> str:
+    if row["revoked_at"] is not None and row["revoked_at"] <= now:
+        return "revoked"
+    if row["expires_at"] is not None and row["expires_at"] <= now:
+        return "expired"
+    return "active"
+
+
+def key_object(row: asyncpg.Record, now: dt.datetime | None = None) -> dict[str, Any]:
+    now = now or dt.datetime.now(dt.UTC)
+    return {
+        "id": row["id"],
+        "object": "api_key",
+        "org_id": row["org_id"],
+        "name": row["name"],
+        "redacted_value": row["redacted_value"],
+        "scopes": sorted(row["scopes"]),
+        "status": key_status(row, now),
+        "created_at": unix(row["created_at"]),
+        "expires_at": unix(row["expires_at"]),
+        "last_used_at": unix(row["last_used_at"]),
+        "revoked_at": unix(row["revoked_at"]),
+        "replaced_by": row["replaced_by"],
+    }
+
+
+@dataclass(frozen=True)
+class NewKey:
+    row: asyncpg.Record
+    secret: str
+
+    def object(self) -> dict[str, Any]:
+        return {**key_object(self.row), "secret": self.secret}
+
+
+async def create_api_key(
+    conn: Conn,
+    org_id: str,
+    *,
+    name: str,
+    scopes: Sequence[str],
+    expires_at: dt.datetime | None,
+    created_by: str | None,
+) -> NewKey:
+    secret = generate_key()
+    row = await conn.fetchrow(
+        """INSERT INTO api_keys (id, org_id, name, secret_hash, redacted_value, scopes,
+                                 expires_at, created_by)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *""",
+        new_id("key"),
+        org_id,
+        name,
+        hash_key(secret),
+        redact(secret),
+        sorted(set(scopes)),
+        expires_at,
+        created_by,
+    )
+    assert row is not None
+    return NewKey(row, secret)
+
+
+async def get_api_key(
+    conn: Conn | asyncpg.Pool, org_id: str, key_id: str, *, lock: bool = False
+) -> asyncpg.Record:
+    row = await conn.fetchrow(
+        "SELECT * FROM api_keys WHERE org_id = $1 AND id = $2" + (" FOR UPDATE" if lock else ""),
+        org_id,
+        key_id,
+    )
+    if row is None:
+        raise NotFound(f"No such API key: '{key_id}'.", param="key_id")
+    return row
+
+
+async def list_api_keys(
+    pool: asyncpg.Pool, org_id: str, *, limit: int, after: str | None
+) -> tuple[list[asyncpg.Record], bool]:
+    """Newest first, keyset-paginated on (created_at, id)."""
+    if after is not None:
+        cursor = await pool.fetchrow(
+            "SELECT created_at, id FROM api_keys WHERE org_id = $1 AND id = $2", org_id, after
+        )
+        if cursor is None:
+            raise InvalidRequest(
+                f"Invalid cursor: '{after}'.", param="after", code="invalid_cursor"
+            )
+        rows = await pool.fetch(
+            """SELECT * FROM api_keys WHERE org_id = $1 AND (created_at, id) < ($2, $3)
+               ORDER BY created_at DESC, id DESC LIMIT $4""",
+            org_id,
+            cursor["created_at"],
+            cursor["id"],
+            limit + 1,
+        )
+    else:
+        rows = await pool.fetch(
+            "SELECT * FROM api_keys WHERE org_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2",
+            org_id,
+            limit + 1,
+        )
+    return rows[:limit], len(rows) > limit
+
+
+async def revoke_api_key(pool: asyncpg.Pool, org_id: str, key_id: str) -> asyncpg.Record:
+    """Idempotent: revoking a revoked key returns it unchanged."""
+    row = await pool.fetchrow(
+        """UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
+           WHERE org_id = $1 AND id = $2 RETURNING *""",
+        org_id,
+        key_id,
+    )
+    if row is None:
+        raise NotFound(f"No such API key: '{key_id}'.", param="key_id")
+    return row
+
+
+async def rotate_api_key(
+    pool: asyncpg.Pool, org_id: str, key_id: str, *, grace: dt.timedelta, created_by: str
+) -> NewKey:
+    """Issue a replacement with the same name, scopes and expiry; the old key stops working
+    after `grace` (at once when zero), as Stripe's key rolling does."""
+    async with pool.acquire() as conn, conn.transaction():
+        old = await get_api_key(conn, org_id, key_id, lock=True)
+        now = dt.datetime.now(dt.UTC)
+        if key_status(old, now) != "active":
+            raise Conflict(
+                f"API key '{key_id}' is {key_status(old, now)} and cannot be rotated.",
+                param="key_id",
+                code="api_key_not_active",
+            )
+        new = await create_api_key(
+            conn,
+            org_id,
+            name=old["name"],
+            scopes=old["scopes"],
+            expires_at=old["expires_at"],
+            created_by=created_by,
+        )
+        expires_at, revoked_at = old["expires_at"], None
+        if grace > dt.timedelta(0):
+            expires_at = min(now + grace, expires_at or now + grace)
+        else:
+            revoked_at = now
+        await conn.execute(
+            """UPDATE api_keys SET expires_at = $3, revoked_at = $4, replaced_by = $5
+               WHERE org_id = $1 AND id = $2""",
+            org_id,
+            key_id,
+            expires_at,
+            revoked_at,
+            new.row["id"],
+        )
+        return new

@@ -1,0 +1,1 @@
+"""volt-spark: the OpenAI-compatible data plane on vLLM (issue #3 builds it)."""

@@ -1,0 +1,1 @@
+"""Pure policy, no I/O: admission, rate limits, fair queuing, GPU placement."""

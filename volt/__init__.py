@@ -1,0 +1,1 @@
+"""The Volt Python SDK and `volt` CLI (issue #7 builds them)."""

@@ -1,0 +1,22 @@
+"""Typed keys for every shared resource of a Volt aiohttp app and of its requests."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from asyncpg import Pool
+
+from voltcore.audit import AuditWriter
+from voltcore.auth import KeyUseRecorder, Principal
+from voltcore.config import Settings
+from voltcore.metrics import Metrics
+from voltcore.usage import UsageWriter
+
+SETTINGS = web.AppKey("settings", Settings)
+METRICS = web.AppKey("metrics", Metrics)
+POOL = web.AppKey("pool", Pool)
+AUDIT = web.AppKey("audit", AuditWriter)
+USAGE = web.AppKey("usage", UsageWriter)
+KEY_USE = web.AppKey("key_use", KeyUseRecorder)
+
+REQUEST_ID = web.RequestKey("request_id", str)
+PRINCIPAL = web.RequestKey("principal", Principal)

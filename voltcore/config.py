@@ -1,0 +1,54 @@
+"""Settings for every Volt service, read from `VOLT_*` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Tier = Literal["free", "standard", "enterprise"]
+
+
+def _default_data_dir() -> Path:
+    return Path.home() / ".local" / "share" / "volt"
+
+
+class Settings(BaseSettings):
+    """Configuration of a Volt process.
+
+    Usage: `Settings()` reads the environment; tests pass fields directly.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="VOLT_", extra="ignore")
+
+    # Without a URL the embedded PostgreSQL (pgserver) runs from `data_dir / "pg"`.
+    database_url: str | None = None
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+    trust_domain: str = "volt.local"
+    service_name: str = "volt-admin"
+    pod: str = "admin-local-0"
+    metro: str = "local1"
+
+    # Bodies past this size get 413 before any parsing (OpenAI's own limit for JSON bodies is
+    # far larger, but the admin API takes small documents only).
+    max_body_bytes: int = 1 << 20
+    db_pool_min: int = 1
+    db_pool_max: int = 10
+
+    # Batched writers: flush when this many events wait or this much time passed, whichever is
+    # first; keep at most `*_buffer_max` events while the database is away, counting any dropped.
+    flush_interval_s: float = 1.0
+    flush_batch: int = 500
+    audit_buffer_max: int = 100_000
+    usage_buffer_max: int = 100_000
+
+    log_level: str = "INFO"
+
+    @property
+    def pgdata(self) -> Path:
+        return self.data_dir / "pg"
