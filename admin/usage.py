@@ -50,10 +50,11 @@ class Window:
         return f"page_{self.first + self.count * self.width}" if self.has_more else None
 
 
-def plan_window(params: UsageParams, now: int | None = None) -> Window:
+def plan_window(params: UsageParams, now: float | None = None) -> Window:
     """Pure: validate the range and cursor, and choose the buckets of this page."""
     width = WIDTH_S[params.bucket_width]
-    end = params.end_time if params.end_time is not None else (now or int(time.time()))
+    # Without an end, up to and including the current second (end_time is exclusive).
+    end = params.end_time if params.end_time is not None else int(now or time.time()) + 1
     if end <= params.start_time:
         raise InvalidRequest(
             "'end_time' must be after 'start_time'.", param="end_time", code="invalid_value"

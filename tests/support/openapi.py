@@ -1,0 +1,97 @@
+"""Checks real responses against openapi.yaml with JSON Schema 2020-12 (OpenAPI 3.1's dialect)."""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import orjson
+import yaml
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+SPEC_PATH = Path(__file__).resolve().parents[2] / "openapi.yaml"
+_BASE = "urn:volt:openapi"
+METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
+
+
+def _pointer(*parts: str) -> str:
+    return "".join("/" + p.replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+class Spec:
+    def __init__(self, path: Path = SPEC_PATH) -> None:
+        self.doc: dict[str, Any] = yaml.safe_load(path.read_text())
+        resource = Resource.from_contents(self.doc, default_specification=DRAFT202012)
+        self.registry: Registry[Any] = Registry().with_resource(_BASE, resource)
+
+    @cached_property
+    def _templates(self) -> list[tuple[re.Pattern[str], str]]:
+        out = []
+        for template in self.doc["paths"]:
+            regex = "^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$"
+            out.append((re.compile(regex), template))
+        # Literal paths win over templated ones (/v1/fine-tuning/jobs vs /v1/{x}/jobs).
+        out.sort(key=lambda t: t[1].count("{"))
+        return out
+
+    def operations(self) -> set[tuple[str, str]]:
+        return {
+            (method.upper(), path)
+            for path, item in self.doc["paths"].items()
+            for method in item
+            if method in METHODS
+        }
+
+    def template_for(self, path: str) -> str | None:
+        for regex, template in self._templates:
+            if regex.match(path):
+                return template
+        return None
+
+    def _deref(self, obj: dict[str, Any], pointer: str) -> tuple[dict[str, Any], str]:
+        while "$ref" in obj:
+            ref = obj["$ref"]
+            assert ref.startswith("#/"), ref
+            pointer = ref[1:]
+            obj = self.doc
+            for part in ref[2:].split("/"):
+                obj = obj[part.replace("~1", "/").replace("~0", "~")]
+        return obj, pointer
+
+    def validate_response(
+        self, method: str, path: str, status: int, content_type: str, body: bytes
+    ) -> None:
+        """Raise AssertionError unless the spec documents this response and the body fits."""
+        template = self.template_for(path)
+        assert template is not None, f"{path} is not in openapi.yaml"
+        operation = self.doc["paths"][template].get(method.lower())
+        assert operation is not None, f"{method} {template} is not in openapi.yaml"
+        responses = operation["responses"]
+        key = next(
+            (k for k in (str(status), f"{status // 100}XX", "default") if k in responses), None
+        )
+        assert key is not None, f"{method} {template} does not document status {status}"
+        response, pointer = self._deref(
+            responses[key], _pointer("paths", template, method.lower(), "responses", key)
+        )
+        media = content_type.split(";")[0].strip()
+        content = response.get("content", {})
+        if media not in content:
+            assert not body or media not in ("application/json",), (
+                f"{method} {template} {status}: {media} not documented ({sorted(content)})"
+            )
+            return
+        if media != "application/json" or "schema" not in content[media]:
+            return
+        schema_ptr = pointer + _pointer("content", media, "schema")
+        validator = jsonschema.Draft202012Validator(
+            {"$ref": f"{_BASE}#{schema_ptr}"}, registry=self.registry
+        )
+        errors = sorted(validator.iter_errors(orjson.loads(body)), key=lambda e: e.path)
+        assert not errors, f"{method} {template} {status} does not match the spec: " + "; ".join(
+            f"{list(e.absolute_path)}: {e.message}" for e in errors[:5]
+        )
