@@ -3,6 +3,7 @@ and a client that checks every response against openapi.yaml."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ from admin.bootstrap import bootstrap_org
 from tests.support.client import Client
 from tests.support.openapi import Spec
 from voltcore.config import Settings
-from voltcore.db import EmbeddedPostgres, Pool, create_pool
+from voltcore.db import EmbeddedPostgres, Pool, create_pool, migrate
 
 
 @pytest.fixture(scope="session")
@@ -71,6 +72,19 @@ async def pool(admin_app: tuple[web.Application, str], pg_uri: str) -> AsyncIter
 async def client(admin_app: tuple[web.Application, str], spec: Spec) -> AsyncIterator[Client]:
     async with aiohttp.ClientSession() as session:
         yield Client(session, admin_app[1], spec)
+
+
+@pytest_asyncio.fixture
+async def fresh_db(pool: Pool, pg_uri: str) -> AsyncIterator[tuple[str, Pool]]:
+    """A new, migrated database on the shared server, for tests that must own all its rows."""
+    name = f"t_{secrets.token_hex(6)}"
+    await pool.execute(f"CREATE DATABASE {name}")
+    dsn = pg_uri.replace("/postgres?", f"/{name}?", 1)
+    db = await create_pool(dsn, max_size=2)
+    await migrate(db)
+    yield dsn, db
+    await db.close()
+    await pool.execute(f"DROP DATABASE {name} WITH (FORCE)")
 
 
 @dataclass(frozen=True)
