@@ -28,11 +28,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def volt_admin(command: str, env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "admin", command],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
+def volt_admin(command: str, env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[str]]:
+    with log.open("a") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "admin", command],
+            env=env, stdout=subprocess.PIPE, stderr=stderr, text=True,
+        )  # fmt: skip
     try:
         yield proc
     finally:
@@ -64,6 +65,7 @@ def wait_ready(base: str) -> None:
 
 
 def test_run_prints_a_working_request_and_restart_keeps_data(tmp_path: Path) -> None:
+    log_path = tmp_path / "volt.log"
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {
@@ -74,7 +76,7 @@ def test_run_prints_a_working_request_and_restart_keeps_data(tmp_path: Path) -> 
         "VOLT_FLUSH_INTERVAL_S": "3600",
     }
     env.pop("VOLT_DATABASE_URL", None)
-    with volt_admin("run", env) as proc:
+    with volt_admin("run", env, log_path) as proc:
         assert proc.stdout is not None
         banner = ""
         while "Authorization: Bearer" not in banner:
@@ -90,7 +92,7 @@ def test_run_prints_a_working_request_and_restart_keeps_data(tmp_path: Path) -> 
         me = curl(f"{base}/v1/me", "-H", header)
         assert stop(proc) == 0
 
-    with volt_admin("serve", env) as proc:
+    with volt_admin("serve", env, log_path) as proc:
         wait_ready(base)
         again = curl(f"{base}/v1/me", "-H", f"Authorization: Bearer {key}")
         assert again == me
@@ -106,3 +108,9 @@ def test_run_prints_a_working_request_and_restart_keeps_data(tmp_path: Path) -> 
     )  # fmt: skip
     assert verify.returncode == 0, verify.stdout + verify.stderr
     assert orjson.loads(verify.stdout.splitlines()[-1])["ok"] is True
+
+    # Logs are JSON lines with the request's route and status, and never a credential.
+    lines = [orjson.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
+    access = [e for e in lines if e["logger"] == "volt.access"]
+    assert {"request_id", "method", "route", "status", "duration_ms"} <= set(access[0])
+    assert key not in log_path.read_text()

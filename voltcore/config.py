@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     usage_buffer_max: int = 100_000
 
     log_level: str = "INFO"
+    # The API reference served at /openapi.yaml (the repository's copy unless installed elsewhere).
+    openapi_path: Path = Path(__file__).resolve().parents[1] / "openapi.yaml"
 
     @property
     def pgdata(self) -> Path:

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from pathlib import Path
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from voltcore.appkeys import METRICS, POOL
+from voltcore.appkeys import METRICS, POOL, SETTINGS
 from voltcore.http import json_response, public
 
 routes = web.RouteTableDef()
 
-OPENAPI_PATH = Path(__file__).resolve().parents[2] / "openapi.yaml"
+
+@functools.cache
+def _read(path: Path) -> bytes:
+    return path.read_bytes()
 
 
 @routes.get("/health/live")
@@ -45,4 +49,6 @@ async def metrics(request: web.Request) -> web.Response:
 @routes.get("/openapi.yaml")
 @public
 async def openapi(request: web.Request) -> web.Response:
-    return web.Response(body=OPENAPI_PATH.read_bytes(), content_type="application/yaml")
+    return web.Response(
+        body=_read(request.app[SETTINGS].openapi_path), content_type="application/yaml"
+    )
