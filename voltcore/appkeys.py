@@ -8,6 +8,7 @@ from asyncpg import Pool
 from voltcore.audit import AuditWriter
 from voltcore.auth import KeyUseRecorder, Principal
 from voltcore.config import Settings
+from voltcore.keycache import KeyAuthenticator
 from voltcore.metrics import Metrics
 from voltcore.usage import UsageWriter
 
@@ -17,6 +18,7 @@ POOL = web.AppKey("pool", Pool)
 AUDIT = web.AppKey("audit", AuditWriter)
 USAGE = web.AppKey("usage", UsageWriter)
 KEY_USE = web.AppKey("key_use", KeyUseRecorder)
+AUTHENTICATOR = web.AppKey("authenticator", KeyAuthenticator)
 
 REQUEST_ID = web.RequestKey("request_id", str)
 PRINCIPAL = web.RequestKey("principal", Principal)

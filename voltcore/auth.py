@@ -67,6 +67,7 @@ class Principal:
     kind: Literal["api_key", "oauth_token", "session"]
     subject: str
     scopes: frozenset[str]
+    tier: str
     api_key_id: str | None = None
 
     def require_scope(self, scope: Scope) -> None:
@@ -98,30 +99,49 @@ def bearer_token(header: str | None) -> str:
     return token.strip()
 
 
-async def authenticate_api_key(
-    pool: asyncpg.Pool, key: str, *, trust_domain: str, now: dt.datetime | None = None
-) -> Principal:
-    """Resolve an API key to its principal or raise 401 saying why."""
-    if not is_well_formed(key):
-        raise AuthenticationFailed("Malformed API key.", code="invalid_api_key")
+@dataclass(frozen=True, slots=True)
+class KeyRecord:
+    """What authentication needs to know about a key, as read from the database."""
+
+    key_id: str
+    org_id: str
+    tier: str
+    scopes: frozenset[str]
+    expires_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+
+
+async def load_key(pool: asyncpg.Pool, secret_hash: bytes) -> KeyRecord | None:
     row = await pool.fetchrow(
-        "SELECT id, org_id, scopes, expires_at, revoked_at FROM api_keys WHERE secret_hash = $1",
-        hash_key(key),
+        """SELECT k.id, k.org_id, o.tier, k.scopes, k.expires_at, k.revoked_at
+           FROM api_keys k JOIN orgs o ON o.id = k.org_id WHERE k.secret_hash = $1""",
+        secret_hash,
     )
     if row is None:
+        return None
+    return KeyRecord(
+        row["id"], row["org_id"], row["tier"], frozenset(row["scopes"]),
+        row["expires_at"], row["revoked_at"],
+    )  # fmt: skip
+
+
+def principal_for(key: str, record: KeyRecord | None, *, trust_domain: str,
+                  now: dt.datetime) -> Principal:  # fmt: skip
+    """Pure: the principal a key stands for, or the 401 that says why it stands for none."""
+    if record is None:
         raise AuthenticationFailed(f"Incorrect API key provided: {redact(key)}.")
-    now = now or dt.datetime.now(dt.UTC)
-    if row["revoked_at"] is not None and row["revoked_at"] <= now:
+    if record.revoked_at is not None and record.revoked_at <= now:
         raise AuthenticationFailed("This API key has been revoked.", code="revoked_api_key")
-    if row["expires_at"] is not None and row["expires_at"] <= now:
+    if record.expires_at is not None and record.expires_at <= now:
         raise AuthenticationFailed("This API key has expired.", code="expired_api_key")
     return Principal(
-        org_id=row["org_id"],
-        spiffe_id=spiffe_id(trust_domain, row["org_id"]),
+        org_id=record.org_id,
+        spiffe_id=spiffe_id(trust_domain, record.org_id),
         kind="api_key",
-        subject=row["id"],
-        scopes=frozenset(row["scopes"]),
-        api_key_id=row["id"],
+        subject=record.key_id,
+        scopes=record.scopes,
+        tier=record.tier,
+        api_key_id=record.key_id,
     )
 
 

@@ -13,9 +13,17 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from voltcore.appkeys import AUDIT, KEY_USE, METRICS, POOL, PRINCIPAL, REQUEST_ID, SETTINGS
+from voltcore.appkeys import (
+    AUDIT,
+    AUTHENTICATOR,
+    KEY_USE,
+    METRICS,
+    PRINCIPAL,
+    REQUEST_ID,
+    SETTINGS,
+)
 from voltcore.audit import AuditEntry
-from voltcore.auth import authenticate_api_key, bearer_token
+from voltcore.auth import bearer_token
 from voltcore.errors import (
     AuthenticationFailed,
     InternalError,
@@ -164,9 +172,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     app = request.app
     try:
         token = bearer_token(request.headers.get("Authorization"))
-        principal = await authenticate_api_key(
-            app[POOL], token, trust_domain=app[SETTINGS].trust_domain
-        )
+        principal = await app[AUTHENTICATOR].authenticate(token)
     except AuthenticationFailed as err:
         err.headers.setdefault("WWW-Authenticate", 'Bearer realm="volt"')
         raise

@@ -9,11 +9,12 @@ from contextlib import asynccontextmanager
 
 from aiohttp import web
 
-from voltcore.appkeys import AUDIT, KEY_USE, METRICS, POOL, SETTINGS, USAGE
+from voltcore.appkeys import AUDIT, AUTHENTICATOR, KEY_USE, METRICS, POOL, SETTINGS, USAGE
 from voltcore.audit import AuditWriter
 from voltcore.auth import KeyUseRecorder
 from voltcore.config import Settings
 from voltcore.db import EmbeddedPostgres, Pool, create_pool, migrate
+from voltcore.keycache import KeyAuthenticator
 from voltcore.usage import UsageWriter
 
 log = logging.getLogger(__name__)
@@ -62,3 +63,11 @@ async def writers_ctx(app: web.Application) -> AsyncIterator[None]:
     yield
     for writer in (audit, usage, key_use):
         await writer.close()
+
+
+async def auth_ctx(app: web.Application) -> AsyncIterator[None]:
+    authenticator = KeyAuthenticator(app[POOL], trust_domain=app[SETTINGS].trust_domain)
+    await authenticator.start()
+    app[AUTHENTICATOR] = authenticator
+    yield
+    await authenticator.close()

@@ -8,7 +8,7 @@ from aiohttp import web
 from pydantic import Field
 
 from admin import tenancy
-from voltcore.appkeys import POOL, PRINCIPAL
+from voltcore.appkeys import AUTHENTICATOR, POOL, PRINCIPAL
 from voltcore.auth import ALL_SCOPES, Principal, Scope
 from voltcore.errors import InvalidRequest, PermissionDenied
 from voltcore.http import json_response
@@ -89,6 +89,8 @@ async def revoke_key(request: web.Request) -> web.Response:
     row = await tenancy.revoke_api_key(
         request.app[POOL], principal.org_id, request.match_info["key_id"]
     )
+    # Other processes drop it on the trigger's NOTIFY; this one must not wait for the echo.
+    request.app[AUTHENTICATOR].forget(row["id"])
     return json_response(tenancy.key_object(row))
 
 
@@ -103,4 +105,5 @@ async def rotate_key(request: web.Request) -> web.Response:
         grace=dt.timedelta(seconds=body.grace_period_seconds),
         created_by=principal.subject,
     )
+    request.app[AUTHENTICATOR].forget(request.match_info["key_id"])
     return json_response(new.object(), status=201)

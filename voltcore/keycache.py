@@ -1,0 +1,126 @@
+"""API-key authentication with a cache that revocation clears within a second everywhere.
+
+Every process keeps resolved keys in memory and LISTENs on Postgres channel `volt_api_keys`,
+which a trigger notifies on any change to a key. While the listening connection is down the
+cache is bypassed (and cleared when it comes back), so a missed notification can never keep a
+revoked key alive; expiry is checked at every use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import time
+from typing import Any
+
+import asyncpg
+
+from voltcore.auth import (
+    KeyRecord,
+    Principal,
+    hash_key,
+    is_well_formed,
+    load_key,
+    principal_for,
+)
+from voltcore.errors import AuthenticationFailed
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "volt_api_keys"
+
+
+class KeyAuthenticator:
+    """Usage: `auth = KeyAuthenticator(pool, trust_domain=...)`; `await auth.start()`;
+    `principal = await auth.authenticate(key)`; `await auth.close()`."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        *,
+        trust_domain: str,
+        ttl_s: float = 300.0,
+        heartbeat_s: float = 0.5,
+        max_entries: int = 100_000,
+    ) -> None:
+        self._pool = pool
+        self._trust_domain = trust_domain
+        self._ttl = ttl_s
+        self._heartbeat = heartbeat_s
+        self._max = max_entries
+        self._cache: dict[bytes, tuple[KeyRecord, float]] = {}
+        self._listening = False
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def listening(self) -> bool:
+        return self._listening
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._listen(), name="key-invalidation")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def authenticate(self, key: str) -> Principal:
+        if not is_well_formed(key):
+            raise AuthenticationFailed("Malformed API key.", code="invalid_api_key")
+        digest = hash_key(key)
+        record = self._cached(digest)
+        if record is None:
+            record = await load_key(self._pool, digest)
+            if record is not None and self._listening:
+                if len(self._cache) >= self._max:
+                    self._cache.clear()
+                self._cache[digest] = (record, time.monotonic())
+        return principal_for(
+            key, record, trust_domain=self._trust_domain, now=dt.datetime.now(dt.UTC)
+        )
+
+    def forget(self, key_id: str | None = None) -> None:
+        """Drop one key (or every key) from this process's cache."""
+        if key_id is None:
+            self._cache.clear()
+            return
+        for digest in [d for d, (r, _) in self._cache.items() if r.key_id == key_id]:
+            self._cache.pop(digest, None)
+
+    def _cached(self, digest: bytes) -> KeyRecord | None:
+        if not self._listening:
+            return None
+        hit = self._cache.get(digest)
+        if hit is None or time.monotonic() - hit[1] > self._ttl:
+            return None
+        return hit[0]
+
+    def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: object) -> None:
+        self.forget(None if payload == "*" else str(payload))
+
+    async def _listen(self) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                async with self._pool.acquire() as conn:
+                    await conn.add_listener(CHANNEL, self._on_notify)
+                    try:
+                        self._cache.clear()  # whatever changed while deaf is forgotten
+                        self._listening = True
+                        backoff = 0.1
+                        while True:  # a dead connection must be noticed, not assumed alive
+                            await asyncio.sleep(self._heartbeat)
+                            async with asyncio.timeout(self._heartbeat * 2):
+                                await conn.fetchval("SELECT 1")
+                    finally:
+                        self._listening = False
+                        self._cache.clear()
+                        with contextlib.suppress(Exception):
+                            await conn.remove_listener(CHANNEL, self._on_notify)
+            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
+                log.warning("key invalidation listener lost", extra={"error": repr(err)})
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
