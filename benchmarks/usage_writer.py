@@ -21,8 +21,10 @@ from voltcore.usage import UsageEvent, UsageWriter
 
 def events(n: int) -> list[UsageEvent]:
     now = dt.datetime.now(dt.UTC)
-    return [UsageEvent(now, "org_b", "key_b", "smollm2", "/v1/chat/completions", i, 20, 0)
-            for i in range(n)]  # fmt: skip
+    return [
+        UsageEvent(now, "org_b", "key_b", "smollm2", "/v1/chat/completions", i, 20, 0)
+        for i in range(n)
+    ]
 
 
 async def run(n: int) -> dict[str, float]:
@@ -39,9 +41,16 @@ async def run(n: int) -> dict[str, float]:
                     """INSERT INTO usage_events (time, org_id, api_key_id, model, endpoint,
                        prompt_tokens, completion_tokens, cached_tokens, requests)
                        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
-                    e.time, e.org_id, e.api_key_id, e.model, e.endpoint, e.prompt_tokens,
-                    e.completion_tokens, e.cached_tokens, e.requests,
-                )  # fmt: skip
+                    e.time,
+                    e.org_id,
+                    e.api_key_id,
+                    e.model,
+                    e.endpoint,
+                    e.prompt_tokens,
+                    e.completion_tokens,
+                    e.cached_tokens,
+                    e.requests,
+                )
 
             sem = asyncio.Semaphore(8)  # as 8 concurrent request handlers would
 

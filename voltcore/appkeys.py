@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from aiohttp import web
 from asyncpg import Pool
 
@@ -19,6 +21,9 @@ AUDIT = web.AppKey("audit", AuditWriter)
 USAGE = web.AppKey("usage", UsageWriter)
 KEY_USE = web.AppKey("key_use", KeyUseRecorder)
 AUTHENTICATOR = web.AppKey("authenticator", KeyAuthenticator)
+# Named readiness checks; each answers "ok" or why not.
+ReadyCheck = Callable[[web.Application], Awaitable[str]]
+READY_CHECKS = web.AppKey("ready_checks", dict[str, ReadyCheck])
 
 REQUEST_ID = web.RequestKey("request_id", str)
 PRINCIPAL = web.RequestKey("principal", Principal)

@@ -120,13 +120,18 @@ async def load_key(pool: asyncpg.Pool, secret_hash: bytes) -> KeyRecord | None:
     if row is None:
         return None
     return KeyRecord(
-        row["id"], row["org_id"], row["tier"], frozenset(row["scopes"]),
-        row["expires_at"], row["revoked_at"],
-    )  # fmt: skip
+        row["id"],
+        row["org_id"],
+        row["tier"],
+        frozenset(row["scopes"]),
+        row["expires_at"],
+        row["revoked_at"],
+    )
 
 
-def principal_for(key: str, record: KeyRecord | None, *, trust_domain: str,
-                  now: dt.datetime) -> Principal:  # fmt: skip
+def principal_for(
+    key: str, record: KeyRecord | None, *, trust_domain: str, now: dt.datetime
+) -> Principal:
     """Pure: the principal a key stands for, or the 401 that says why it stands for none."""
     if record is None:
         raise AuthenticationFailed(f"Incorrect API key provided: {redact(key)}.")

@@ -34,9 +34,9 @@ class Settings(BaseSettings):
     pod: str = "admin-local-0"
     metro: str = "local1"
 
-    # Bodies past this size get 413 before any parsing (OpenAI's own limit for JSON bodies is
-    # far larger, but the admin API takes small documents only).
-    max_body_bytes: int = 1 << 20
+    # Bodies past this size get 413 before any parsing: room for long prompts and embedding
+    # batches, not for a client that streams without end.
+    max_body_bytes: int = 8 << 20
     db_pool_min: int = 1
     db_pool_max: int = 10
 

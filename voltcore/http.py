@@ -3,6 +3,7 @@ metrics, structured access logs and the audit trail."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import secrets
@@ -112,15 +113,33 @@ async def observe_middleware(request: web.Request, handler: Handler) -> web.Stre
     request_id = f"req_{secrets.token_hex(16)}"
     request[REQUEST_ID] = request_id
     started = time.perf_counter()
-    response = await handler(request)
-    response.headers["x-request-id"] = request_id
+    try:
+        response = await handler(request)
+    except asyncio.CancelledError:
+        # The client went away mid-request (e.g. closed a stream): still audited, as 499.
+        _record(request, started, 499)
+        raise
+    if not response.prepared:  # a stream already sent these with its headers
+        response.headers.update(response_headers(request))
+    _record(request, started, response.status)
+    return response
+
+
+def response_headers(request: web.Request) -> dict[str, str]:
+    """Headers every response carries: our request id, and the client's own id echoed."""
+    headers = {"x-request-id": request[REQUEST_ID]}
     client_id = request.headers.get("x-client-request-id")
     if client_id and len(client_id) <= 128 and client_id.isprintable():
-        response.headers["x-client-request-id"] = client_id
+        headers["x-client-request-id"] = client_id
+    return headers
+
+
+def _record(request: web.Request, started: float, status: int) -> None:
+    request_id = request[REQUEST_ID]
     elapsed = time.perf_counter() - started
     route = route_template(request)
     metrics = request.app[METRICS]
-    metrics.requests.labels(request.method, route, str(response.status)).inc()
+    metrics.requests.labels(request.method, route, str(status)).inc()
     metrics.latency.labels(request.method, route).observe(elapsed)
     principal = request.get(PRINCIPAL)
     access_log.info(
@@ -129,7 +148,7 @@ async def observe_middleware(request: web.Request, handler: Handler) -> web.Stre
             "request_id": request_id,
             "method": request.method,
             "route": route,
-            "status": response.status,
+            "status": status,
             "duration_ms": round(elapsed * 1000, 2),
             "org_id": principal.org_id if principal else None,
         },
@@ -143,12 +162,11 @@ async def observe_middleware(request: web.Request, handler: Handler) -> web.Stre
                 spiffe_id=principal.spiffe_id if principal else None,
                 method=request.method,
                 route=route,
-                status=response.status,
+                status=status,
                 request_id=request_id,
                 service=request.app[SETTINGS].service_name,
             )
         )
-    return response
 
 
 def public(handler: Handler) -> Handler:

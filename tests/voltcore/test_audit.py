@@ -36,9 +36,15 @@ def make_rows(n: int) -> list[dict[str, object]]:
     for seq in range(1, n + 1):
         entry = AuditEntry(
             dt.datetime(2026, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=seq * 1001),
-            "org_a", "key_a", "spiffe://volt.local/tenant/org_a", "GET", "/v1/me", 200,
-            f"req_{seq}", "volt-admin",
-        )  # fmt: skip
+            "org_a",
+            "key_a",
+            "spiffe://volt.local/tenant/org_a",
+            "GET",
+            "/v1/me",
+            200,
+            f"req_{seq}",
+            "volt-admin",
+        )
         digest = chain_hash(prev, seq, entry)
         rows.append({"seq": seq, **dataclasses.asdict(entry), "prev_hash": prev, "hash": digest})
         prev = digest
@@ -61,9 +67,12 @@ def test_any_single_edit_or_deletion_is_detected(n: int, data: st.DataObject) ->
     edited = [dict(r) for r in rows]
     field = data.draw(st.sampled_from(["principal", "route", "status", "method", "time"]))
     edited[victim][field] = {
-        "principal": "key_b", "route": "/v1/usage", "status": 500, "method": "POST",
+        "principal": "key_b",
+        "route": "/v1/usage",
+        "status": 500,
+        "method": "POST",
         "time": rows[victim]["time"] + dt.timedelta(seconds=1),  # type: ignore[operator]
-    }[field]  # fmt: skip
+    }[field]
     result = verify(edited).result()
     assert not result.ok and result.seq == victim + 1 and "modified" in (result.problem or "")
     if victim < n - 1:  # deleting the newest row leaves a valid, shorter chain (see README)
@@ -118,8 +127,12 @@ def _cli_verify(dsn: str) -> tuple[int, dict[str, object]]:
     env = {**os.environ, "VOLT_DATABASE_URL": dsn}
     out = subprocess.run(
         [sys.executable, "-m", "admin", "audit", "verify"],
-        env=env, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     return out.returncode, orjson.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -130,15 +143,28 @@ async def test_verify_detects_tampering(fresh_db: tuple[str, Pool]) -> None:
     writer = AuditWriter(db, Metrics("test"))
     for i in range(5):
         writer.add(
-            AuditEntry(dt.datetime.now(dt.UTC), "org_a", "key_a", None, "GET", "/v1/me", 200,
-                       f"req_{i}", "volt-admin")
-        )  # fmt: skip
+            AuditEntry(
+                dt.datetime.now(dt.UTC),
+                "org_a",
+                "key_a",
+                None,
+                "GET",
+                "/v1/me",
+                200,
+                f"req_{i}",
+                "volt-admin",
+            )
+        )
     await writer.flush()
     code, report = _cli_verify(dsn)
     assert code == 0 and report == {
-        "ok": True, "rows": 5, "head_seq": 5, "head_hash": report["head_hash"],
-        "problem": None, "seq": None,
-    }  # fmt: skip
+        "ok": True,
+        "rows": 5,
+        "head_seq": 5,
+        "head_hash": report["head_hash"],
+        "problem": None,
+        "seq": None,
+    }
 
     await _tamper(db, "UPDATE audit_log SET status = 500, principal = 'x' WHERE seq = 3")
     code, report = _cli_verify(dsn)

@@ -9,7 +9,7 @@ from pathlib import Path
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from voltcore.appkeys import METRICS, POOL, SETTINGS
+from voltcore.appkeys import METRICS, POOL, READY_CHECKS, SETTINGS
 from voltcore.http import json_response, public
 
 routes = web.RouteTableDef()
@@ -26,17 +26,24 @@ async def live(request: web.Request) -> web.Response:
     return json_response({"status": "ok"})
 
 
+async def database_check(app: web.Application) -> str:
+    try:
+        async with asyncio.timeout(2):
+            await app[POOL].fetchval("SELECT 1")
+    except Exception as err:  # whatever the failure, the service cannot serve
+        return f"unreachable ({type(err).__name__})"
+    return "ok"
+
+
 @routes.get("/health/ready")
 @public
 async def ready(request: web.Request) -> web.Response:
-    try:
-        async with asyncio.timeout(2):
-            await request.app[POOL].fetchval("SELECT 1")
-    except Exception as err:  # whatever the failure, the service cannot serve
-        return json_response(
-            {"status": "unavailable", "checks": {"database": type(err).__name__}}, status=503
-        )
-    return json_response({"status": "ok", "checks": {"database": "ok"}})
+    """Ready when every check of this process (database, engines, ...) says "ok"."""
+    checks = {name: await check(request.app) for name, check in request.app[READY_CHECKS].items()}
+    ok = all(v == "ok" for v in checks.values())
+    return json_response(
+        {"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503
+    )
 
 
 @routes.get("/metrics")

@@ -1,0 +1,47 @@
+"""The volt-spark aiohttp application: OpenAI-compatible inference on embedded vLLM engines."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from inference import chat, completions, embeddings, models_api
+from inference.appkeys import ENGINES, SPARK_METRICS, SPARK_SETTINGS
+from inference.config import SparkSettings, load_models
+from inference.engine import start_engines
+from inference.metrics import SparkMetrics
+from voltcore.appkeys import METRICS, READY_CHECKS
+from voltcore.config import Settings
+from voltcore.service import base_app
+
+
+async def engines_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SPARK_SETTINGS]
+    engines = await start_engines(load_models(settings.models_file), settings)
+    app[ENGINES] = engines
+    yield
+    for engine in engines.values():
+        engine.shutdown()
+
+
+async def engines_check(app: web.Application) -> str:
+    failed = [model for model, engine in app[ENGINES].items() if not engine.healthy]
+    return f"failed: {', '.join(failed)}" if failed else "ok"
+
+
+def install(app: web.Application, settings: SparkSettings) -> None:
+    """Add Spark's routes and engines to a Volt app."""
+    app[SPARK_SETTINGS] = settings
+    app[SPARK_METRICS] = SparkMetrics(app[METRICS].registry)
+    app[READY_CHECKS]["engines"] = engines_check
+    app.cleanup_ctx.append(engines_ctx)
+    for module in (chat, completions, embeddings, models_api):
+        app.router.add_routes(module.routes)
+
+
+def create_app(settings: Settings, spark: SparkSettings) -> web.Application:
+    """Usage: `create_app(Settings(), SparkSettings())`."""
+    app = base_app(settings)
+    install(app, spark)
+    return app

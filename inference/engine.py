@@ -1,0 +1,144 @@
+"""vLLM engines embedded in the Spark process: one `AsyncLLM` per served model, continuous
+batching inside vLLM, the engine core in its own process."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from inference.config import ModelSpec, SparkSettings
+from inference.prepare import resolve
+from scheduler.admission import Admission, Limits
+
+log = logging.getLogger(__name__)
+
+
+def configure_vllm_environment(settings: SparkSettings) -> None:
+    """Must run before vLLM is imported: it reads these once."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(settings.kv_cache_gib))
+    os.environ.setdefault("VLLM_CACHE_ROOT", str(Path.home() / ".cache" / "volt" / "vllm"))
+    # Spark owns the process's logging; vLLM's own handler would print a second format.
+    os.environ.setdefault("VLLM_CONFIGURE_LOGGING", "0")
+
+
+@dataclass
+class Engine:
+    """One model's engine, its tokenizer and its admission bookkeeping."""
+
+    spec: ModelSpec
+    llm: Any  # vllm.v1.engine.async_llm.AsyncLLM (kept untyped: vLLM is imported lazily)
+    tokenizer: Any
+    max_model_len: int
+    admission: Admission
+    created: int = field(default_factory=lambda: int(time.time()))
+
+    @property
+    def healthy(self) -> bool:
+        return not self.llm.errored
+
+    @property
+    def unfinished_requests(self) -> int:
+        return int(self.llm.get_num_unfinished_requests())
+
+    async def generate(
+        self, prompt_ids: list[int], params: Any, request_id: str, lora: Any = None
+    ) -> AsyncIterator[Any]:
+        async for out in self.llm.generate(
+            {"prompt_token_ids": prompt_ids}, params, request_id, lora_request=lora
+        ):
+            yield out
+
+    async def embed(self, prompt_ids: list[int], request_id: str) -> Any:
+        from vllm.pooling_params import PoolingParams
+
+        final = None
+        async for out in self.llm.encode(
+            {"prompt_token_ids": prompt_ids}, PoolingParams(task="embed"), request_id
+        ):
+            final = out
+        return final
+
+    async def abort(self, request_id: str) -> None:
+        await self.llm.abort(request_id)
+
+    def shutdown(self) -> None:
+        self.llm.shutdown()
+
+
+def _engine_args(spec: ModelSpec) -> Any:
+    from vllm import AsyncEngineArgs
+
+    path = str(resolve(spec.path))
+    common: dict[str, Any] = {
+        "model": path,
+        "served_model_name": spec.id,
+        "dtype": spec.dtype,
+        # torch.compile costs 100+ s at start and its cache does not survive restarts on CPU;
+        # eager is as fast for these models (../shared/recipes/vllm-cpu.md).
+        "enforce_eager": True,
+        "max_model_len": spec.max_model_len,
+        "disable_log_stats": False,  # per-request timestamps feed the volt block
+    }
+    if spec.kind == "embedding":
+        return AsyncEngineArgs(runner="pooling", **common)
+    return AsyncEngineArgs(
+        max_num_seqs=spec.max_num_seqs,
+        max_num_batched_tokens=max(2048, spec.max_model_len or 0),
+        **common,
+    )
+
+
+def start_engine(spec: ModelSpec, settings: SparkSettings) -> Engine:
+    """Blocking (20-30 s on CPU): call it from a thread."""
+    from vllm.v1.engine.async_llm import AsyncLLM
+
+    started = time.monotonic()
+    llm = AsyncLLM.from_engine_args(_engine_args(spec))
+    engine = Engine(
+        spec=spec,
+        llm=llm,
+        tokenizer=llm.get_tokenizer(),
+        max_model_len=int(llm.model_config.max_model_len),
+        admission=Admission(Limits(settings.max_inflight_per_model, settings.max_inflight_per_org)),
+    )
+    log.info(
+        "engine ready",
+        extra={"model": spec.id, "kind": spec.kind, "seconds": round(time.monotonic() - started)},
+    )
+    return engine
+
+
+async def warm_up(engine: Engine) -> None:
+    """One tiny request, so the first user request does not pay the first-call cost."""
+    request_id = f"warmup-{uuid.uuid4().hex}"
+    ids = engine.tokenizer.encode("Hello")
+    if engine.spec.kind == "embedding":
+        await engine.embed(ids, request_id)
+        return
+    from vllm import SamplingParams
+
+    async for _ in engine.generate(ids, SamplingParams(max_tokens=2), request_id):
+        pass
+
+
+async def start_engines(specs: list[ModelSpec], settings: SparkSettings) -> dict[str, Engine]:
+    configure_vllm_environment(settings)
+    engines: dict[str, Engine] = {}
+    try:
+        for spec in specs:  # one at a time: two cores gain nothing from parallel start-up
+            engines[spec.id] = await asyncio.to_thread(start_engine, spec, settings)
+            if settings.warmup:
+                await warm_up(engines[spec.id])
+    except BaseException:
+        for engine in engines.values():
+            engine.shutdown()
+        raise
+    return engines

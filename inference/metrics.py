@@ -1,0 +1,63 @@
+"""Spark's Prometheus metrics, in the service's registry. Labels are bounded: model ids come
+from the catalog, tiers and endpoints are fixed sets; never a prompt, key or org id."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+_LATENCY = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+
+class SparkMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.requests = Counter(
+            "volt_spark_requests_total",
+            "Inference requests by outcome.",
+            ["model", "tier", "endpoint", "outcome"],
+            registry=registry,
+        )
+        self.prompt_tokens = Counter(
+            "volt_spark_prompt_tokens_total",
+            "Prompt tokens processed.",
+            ["model", "tier"],
+            registry=registry,
+        )
+        self.completion_tokens = Counter(
+            "volt_spark_completion_tokens_total",
+            "Tokens generated.",
+            ["model", "tier"],
+            registry=registry,
+        )
+        self.ttft = Histogram(
+            "volt_spark_time_to_first_token_seconds",
+            "Arrival to first generated token.",
+            ["model", "tier"],
+            buckets=_LATENCY,
+            registry=registry,
+        )
+        self.inter_token = Histogram(
+            "volt_spark_inter_token_latency_seconds",
+            "Mean time between tokens, per request.",
+            ["model", "tier"],
+            buckets=_LATENCY,
+            registry=registry,
+        )
+        self.queue = Histogram(
+            "volt_spark_queue_seconds",
+            "Time waiting in the engine before being scheduled.",
+            ["model", "tier"],
+            buckets=_LATENCY,
+            registry=registry,
+        )
+        self.inflight = Gauge(
+            "volt_spark_inflight_requests",
+            "Requests admitted and not finished.",
+            ["model"],
+            registry=registry,
+        )
+        self.rejected = Counter(
+            "volt_spark_rejected_total",
+            "Requests refused by admission control.",
+            ["model", "reason"],
+            registry=registry,
+        )

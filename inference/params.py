@@ -1,0 +1,154 @@
+"""From validated OpenAI requests to what the engine takes: prompt token ids and vLLM
+`SamplingParams`, refusing what the model cannot do with a 400 that names the parameter."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from inference.engine import Engine
+from inference.protocol import (
+    ChatCompletionRequest,
+    CompletionRequest,
+    JsonObjectFormat,
+    JsonSchemaResponseFormat,
+    SamplingFields,
+)
+from voltcore.errors import InvalidRequest
+
+
+def chat_prompt(engine: Engine, request: ChatCompletionRequest) -> list[int]:
+    """Render the messages with the model's own chat template, then tokenize."""
+    messages = [
+        # Older templates know no "developer" role; it is the system prompt by another name.
+        {"role": "system" if m.role == "developer" else m.role, "content": m.text()}
+        for m in request.messages
+    ]
+    try:
+        text = engine.tokenizer.apply_chat_template(
+            messages, add_generation_prompt=True, tokenize=False
+        )
+    except Exception as err:  # a template that rejects the conversation (e.g. role order)
+        raise InvalidRequest(
+            f"The messages do not fit the model's chat template: {err}",
+            param="messages",
+            code="invalid_value",
+        ) from None
+    return list(engine.tokenizer.encode(text, add_special_tokens=False))
+
+
+def completion_prompts(engine: Engine, prompt: Any) -> list[list[int]]:
+    """A string, strings, token ids or lists of token ids: always a list of token-id lists."""
+    if isinstance(prompt, str):
+        prompt = [prompt]
+    if prompt and isinstance(prompt[0], int):
+        prompt = [prompt]
+    out: list[list[int]] = []
+    vocab = len(engine.tokenizer)
+    for i, item in enumerate(prompt):
+        if isinstance(item, str):
+            if not item:
+                raise InvalidRequest(
+                    "The prompt must not be empty.", param="prompt", code="invalid_value"
+                )
+            out.append(list(engine.tokenizer.encode(item)))
+        else:
+            bad = next((t for t in item if not 0 <= t < vocab), None)
+            if bad is not None:
+                raise InvalidRequest(
+                    f"Token id {bad} is outside the model's vocabulary (0..{vocab - 1}).",
+                    param=f"prompt[{i}]",
+                    code="invalid_value",
+                )
+            out.append(list(item))
+    return out
+
+
+def check_context(engine: Engine, prompt_len: int, max_tokens: int | None, param: str) -> int:
+    """The number of tokens to generate, within the model's context length."""
+    room = engine.max_model_len - prompt_len
+    if room < 1 or (max_tokens is not None and max_tokens > room):
+        asked = prompt_len + (max_tokens or 1)
+        raise InvalidRequest(
+            f"This model's maximum context length is {engine.max_model_len} tokens. However, "
+            f"you requested {asked} tokens ({prompt_len} in the {param}, "
+            f"{asked - prompt_len} in the completion). Reduce the length of the {param} or "
+            "the completion.",
+            param=param,
+            code="context_length_exceeded",
+        )
+    return max_tokens if max_tokens is not None else room
+
+
+def _logit_bias(engine: Engine, bias: dict[str, float] | None) -> dict[int, float] | None:
+    if bias is None:
+        return None
+    out: dict[int, float] = {}
+    for key, value in bias.items():
+        if not key.isdigit() or int(key) >= len(engine.tokenizer):
+            raise InvalidRequest(
+                f"logit_bias key '{key}' is not a token id of this model.",
+                param="logit_bias",
+                code="invalid_value",
+            )
+        out[int(key)] = value
+    return out
+
+
+def sampling_params(
+    engine: Engine,
+    request: SamplingFields,
+    *,
+    max_tokens: int,
+    logprobs: int | None,
+    structured: Any = None,
+    prompt_logprobs: int | None = None,
+) -> Any:
+    from vllm import SamplingParams
+    from vllm.sampling_params import RequestOutputKind
+
+    extra: dict[str, Any] = {}
+    for name in ("top_k", "min_p", "repetition_penalty"):
+        value = getattr(request, name)
+        if value is not None:
+            extra[name] = value
+    return SamplingParams(
+        n=request.n,
+        presence_penalty=request.presence_penalty,
+        frequency_penalty=request.frequency_penalty,
+        temperature=request.temperature,
+        top_p=request.top_p,
+        seed=request.seed,
+        stop=request.stop,
+        max_tokens=max_tokens,
+        logprobs=logprobs,
+        prompt_logprobs=prompt_logprobs,
+        logit_bias=_logit_bias(engine, request.logit_bias),
+        structured_outputs=structured,
+        # Deltas: each step carries only the new tokens, so streaming costs O(n), not O(n^2).
+        output_kind=RequestOutputKind.DELTA,
+        **extra,
+    )
+
+
+def structured_outputs(request: ChatCompletionRequest) -> Any:
+    """`response_format` to vLLM's structured outputs (a grammar constrains decoding)."""
+    from vllm.sampling_params import StructuredOutputsParams
+
+    fmt = request.response_format
+    # Compact JSON: small models otherwise tend to emit whitespace until max_tokens.
+    if isinstance(fmt, JsonObjectFormat):
+        return StructuredOutputsParams(json_object=True, disable_any_whitespace=True)
+    if isinstance(fmt, JsonSchemaResponseFormat):
+        schema = fmt.json_schema.schema_ or {"type": "object"}
+        return StructuredOutputsParams(json=schema, disable_any_whitespace=True)
+    return None
+
+
+def chat_logprobs(request: ChatCompletionRequest) -> int | None:
+    if not request.logprobs:
+        return None
+    return request.top_logprobs or 0
+
+
+def completion_logprobs(request: CompletionRequest) -> int | None:
+    return request.logprobs

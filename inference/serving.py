@@ -1,0 +1,247 @@
+"""One inference request's engine work, shared by every endpoint: catalog lookup, bounded
+admission, generation with abort on client disconnect, the volt block, metering and metrics.
+
+Prompts and completions stay in this process: only token counts leave it (usage events),
+and no log line or metric label carries text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from types import TracebackType
+from typing import Any
+
+from aiohttp import web
+
+from inference.appkeys import ENGINES, SPARK_METRICS
+from inference.engine import Engine
+from scheduler.admission import Verdict
+from voltcore.appkeys import PRINCIPAL, SETTINGS, USAGE
+from voltcore.auth import Principal
+from voltcore.errors import InvalidRequest, NotFound, RateLimited, ServiceUnavailable
+from voltcore.usage import UsageEvent
+
+log = logging.getLogger(__name__)
+
+
+def visible_to(engine: Engine, principal: Principal) -> bool:
+    return principal.tier in engine.spec.tiers
+
+
+def find_engine(request: web.Request, model: str, kind: str, endpoint: str) -> Engine:
+    """The engine serving `model` for this caller, or the error OpenAI would give."""
+    engine = request.app[ENGINES].get(model)
+    if engine is None or not visible_to(engine, request[PRINCIPAL]):
+        raise NotFound(
+            f"The model '{model}' does not exist or you do not have access to it.",
+            param="model",
+            code="model_not_found",
+        )
+    if engine.spec.kind != kind:
+        raise InvalidRequest(
+            f"The model '{model}' is a {engine.spec.kind} model and cannot serve {endpoint}.",
+            param="model",
+            code="model_not_supported",
+        )
+    if not engine.healthy:
+        raise ServiceUnavailable(
+            f"The engine serving '{model}' has failed; retry later.",
+            code="engine_unavailable",
+            headers={"retry-after": "5"},
+        )
+    return engine
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 2)
+
+
+class Run:
+    """Usage: `async with Run(request, engine, endpoint) as run: async for i, out in
+    run.generate(prompts, params): ...`; leaving the block aborts what is unfinished and
+    meters what was produced, whether it ended normally, in error or by a disconnect."""
+
+    def __init__(self, request: web.Request, engine: Engine, endpoint: str) -> None:
+        self.request = request
+        self.engine = engine
+        self.endpoint = endpoint
+        self.principal: Principal = request[PRINCIPAL]
+        self.id = uuid.uuid4().hex
+        self.started = time.perf_counter()
+        self.first_token: float | None = None
+        self.last_token: float | None = None
+        self.queue_s = 0.0
+        self.prompt_tokens = 0
+        self.completion_tokens = 0
+        self.cached_tokens = 0
+        self.outcome = "ok"
+        self._open: set[str] = set()
+        self._metrics = request.app[SPARK_METRICS]
+        self._labels = (engine.spec.id, self.principal.tier)
+
+    async def __aenter__(self) -> Run:
+        verdict = self.engine.admission.try_admit(self.principal.org_id)
+        if verdict is not Verdict.ADMITTED:
+            self._metrics.rejected.labels(self.engine.spec.id, verdict.value).inc()
+            self._refuse(verdict)
+        self._metrics.inflight.labels(self.engine.spec.id).inc()
+        return self
+
+    def _refuse(self, verdict: Verdict) -> None:
+        limits = self.engine.admission.limits
+        if verdict is Verdict.TENANT_LIMIT:
+            raise RateLimited(
+                f"Your organization has {limits.max_inflight_per_tenant} requests in flight "
+                f"to '{self.engine.spec.id}', its limit; retry when one completes.",
+                headers={
+                    "retry-after": "1",
+                    "x-ratelimit-limit-requests": str(limits.max_inflight_per_tenant),
+                    "x-ratelimit-remaining-requests": "0",
+                },
+            )
+        raise ServiceUnavailable(
+            f"'{self.engine.spec.id}' is at capacity ({limits.max_inflight} requests in "
+            "flight); retry shortly.",
+            code="engine_overloaded",
+            headers={"retry-after": "1"},
+        )
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if kind is not None:
+            self.outcome = "cancelled" if issubclass(kind, asyncio.CancelledError) else "error"
+        for engine_request in self._open:
+            with contextlib.suppress(Exception):
+                await self.engine.abort(engine_request)
+        self.engine.admission.release(self.principal.org_id)
+        self._metrics.inflight.labels(self.engine.spec.id).dec()
+        self._meter()
+
+    def _meter(self) -> None:
+        m, labels = self._metrics, self._labels
+        m.requests.labels(*labels, self.endpoint, self.outcome).inc()
+        m.prompt_tokens.labels(*labels).inc(self.prompt_tokens)
+        m.completion_tokens.labels(*labels).inc(self.completion_tokens)
+        m.queue.labels(*labels).observe(self.queue_s)
+        if self.first_token is not None:
+            m.ttft.labels(*labels).observe(self.first_token - self.started)
+            if self.last_token is not None and self.completion_tokens > 1:
+                gap = (self.last_token - self.first_token) / (self.completion_tokens - 1)
+                m.inter_token.labels(*labels).observe(gap)
+        if self.prompt_tokens or self.completion_tokens:
+            self.request.app[USAGE].add(
+                UsageEvent(
+                    time=dt.datetime.now(dt.UTC),
+                    org_id=self.principal.org_id,
+                    api_key_id=self.principal.api_key_id,
+                    model=self.engine.spec.id,
+                    endpoint=self.endpoint,
+                    prompt_tokens=self.prompt_tokens,
+                    completion_tokens=self.completion_tokens,
+                    cached_tokens=self.cached_tokens,
+                )
+            )
+
+    async def generate(
+        self, prompts: list[list[int]], params: Any, lora: Any = None
+    ) -> AsyncIterator[tuple[int, Any]]:
+        """Yield `(prompt index, RequestOutput delta)` across all prompts as they arrive."""
+        self.prompt_tokens += sum(len(p) for p in prompts)
+        if len(prompts) == 1:
+            async for out in self._one(0, prompts[0], params, lora):
+                yield out
+            return
+        queue: asyncio.Queue[tuple[int, Any] | BaseException | None] = asyncio.Queue()
+
+        async def pump(i: int, prompt: list[int]) -> None:
+            try:
+                async for item in self._one(i, prompt, params, lora):
+                    queue.put_nowait(item)
+            except BaseException as err:  # handed to the consumer, which re-raises it
+                queue.put_nowait(err)
+            finally:
+                queue.put_nowait(None)
+
+        tasks = [asyncio.create_task(pump(i, p)) for i, p in enumerate(prompts)]
+        try:
+            remaining = len(tasks)
+            while remaining:
+                item = await queue.get()
+                if item is None:
+                    remaining -= 1
+                elif isinstance(item, BaseException):
+                    raise item
+                else:
+                    yield item
+        finally:
+            for task in tasks:
+                task.cancel()
+
+    async def _one(
+        self, index: int, prompt: list[int], params: Any, lora: Any
+    ) -> AsyncIterator[tuple[int, Any]]:
+        engine_request = f"{self.id}-{index}"
+        self._open.add(engine_request)
+        try:
+            async for out in self.engine.generate(prompt, params, engine_request, lora):
+                self._observe(out)
+                yield index, out
+        except ValueError as err:  # vLLM's validation (e.g. a JSON schema it cannot compile)
+            raise InvalidRequest(str(err), code="invalid_value") from None
+        finally:
+            self._open.discard(engine_request)
+
+    def _observe(self, out: Any) -> None:
+        new = sum(len(o.token_ids) for o in out.outputs)
+        if new:
+            now = time.perf_counter()
+            if self.first_token is None:
+                self.first_token = now
+                metrics = out.metrics
+                if metrics is not None and metrics.scheduled_ts and metrics.queued_ts:
+                    self.queue_s = max(metrics.scheduled_ts - metrics.queued_ts, 0.0)
+            self.last_token = now
+            self.completion_tokens += new
+        if out.finished and out.num_cached_tokens:
+            self.cached_tokens += out.num_cached_tokens
+
+    def usage(self) -> dict[str, Any]:
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.prompt_tokens + self.completion_tokens,
+            "prompt_tokens_details": {"cached_tokens": self.cached_tokens},
+        }
+
+    def volt(self) -> dict[str, Any]:
+        return volt_block(self.request, self.principal, self)
+
+
+def volt_block(
+    request: web.Request, principal: Principal, run: Run | None = None, started: float | None = None
+) -> dict[str, Any]:
+    """Where and how a response was served; times measured here, in milliseconds."""
+    settings = request.app[SETTINGS]
+    now = time.perf_counter()
+    timing: dict[str, Any] = {
+        "queue_ms": 0.0,
+        "ttft_ms": None,
+        "total_ms": _ms(now - (started or now)),
+        "decode_tokens_per_s": None,
+    }
+    if run is not None:
+        timing["queue_ms"] = _ms(run.queue_s)
+        timing["total_ms"] = _ms(now - run.started)
+        if run.first_token is not None:
+            timing["ttft_ms"] = _ms(run.first_token - run.started)
+            decode = (run.last_token or run.first_token) - run.first_token
+            if run.completion_tokens > 1 and decode > 0:
+                timing["decode_tokens_per_s"] = round((run.completion_tokens - 1) / decode, 2)
+    return {"pod": settings.pod, "metro": settings.metro, "tier": principal.tier, "timing": timing}
