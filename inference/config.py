@@ -26,6 +26,9 @@ class ModelSpec(BaseModel):
     max_model_len: int | None = Field(None, ge=16)
     max_num_seqs: int = Field(64, ge=1)
     dtype: str = "bfloat16"
+    max_num_batched_tokens: int | None = Field(None, ge=16)
+    # None keeps vLLM's default for the platform.
+    enable_prefix_caching: bool | None = None
 
 
 class ModelsFile(BaseModel):

@@ -89,9 +89,17 @@ def _engine_args(spec: ModelSpec) -> Any:
     }
     if spec.kind == "embedding":
         return AsyncEngineArgs(runner="pooling", **common)
+    from vllm.config import StructuredOutputsConfig
+
     return AsyncEngineArgs(
+        # Compact JSON under response_format: small models otherwise tend to emit whitespace
+        # until max_tokens. (xgrammar reads this engine-wide, not per request.)
+        structured_outputs_config=StructuredOutputsConfig(
+            backend="xgrammar", disable_any_whitespace=True
+        ),
         max_num_seqs=spec.max_num_seqs,
-        max_num_batched_tokens=max(2048, spec.max_model_len or 0),
+        max_num_batched_tokens=spec.max_num_batched_tokens or max(2048, spec.max_model_len or 0),
+        enable_prefix_caching=spec.enable_prefix_caching,
         **common,
     )
 

@@ -6,13 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from inference.engine import Engine
-from inference.protocol import (
-    ChatCompletionRequest,
-    CompletionRequest,
-    JsonObjectFormat,
-    JsonSchemaResponseFormat,
-    SamplingFields,
-)
+from inference.protocol import ChatCompletionRequest, SamplingFields
 from voltcore.errors import InvalidRequest
 
 
@@ -135,20 +129,8 @@ def structured_outputs(request: ChatCompletionRequest) -> Any:
     from vllm.sampling_params import StructuredOutputsParams
 
     fmt = request.response_format
-    # Compact JSON: small models otherwise tend to emit whitespace until max_tokens.
-    if isinstance(fmt, JsonObjectFormat):
-        return StructuredOutputsParams(json_object=True, disable_any_whitespace=True)
-    if isinstance(fmt, JsonSchemaResponseFormat):
-        schema = fmt.json_schema.schema_ or {"type": "object"}
-        return StructuredOutputsParams(json=schema, disable_any_whitespace=True)
-    return None
-
-
-def chat_logprobs(request: ChatCompletionRequest) -> int | None:
-    if not request.logprobs:
+    if fmt is None or fmt.type == "text":
         return None
-    return request.top_logprobs or 0
-
-
-def completion_logprobs(request: CompletionRequest) -> int | None:
-    return request.logprobs
+    if fmt.json_schema is None:
+        return StructuredOutputsParams(json_object=True)
+    return StructuredOutputsParams(json=fmt.json_schema.schema_ or {"type": "object"})

@@ -72,22 +72,20 @@ class JsonSchemaFormat(RequestModel):
     strict: bool | None = None
 
 
-class TextFormat(RequestModel):
-    type: Literal["text"]
+class ResponseFormat(RequestModel):
+    # One model rather than a tagged union, so that errors name `response_format.json_schema.x`.
+    type: Literal["text", "json_object", "json_schema"]
+    json_schema: JsonSchemaFormat | None = None
 
-
-class JsonObjectFormat(RequestModel):
-    type: Literal["json_object"]
-
-
-class JsonSchemaResponseFormat(RequestModel):
-    type: Literal["json_schema"]
-    json_schema: JsonSchemaFormat
-
-
-ResponseFormat = Annotated[
-    TextFormat | JsonObjectFormat | JsonSchemaResponseFormat, Field(discriminator="type")
-]
+    @model_validator(mode="after")
+    def _schema_iff_json_schema(self) -> ResponseFormat:
+        if (self.type == "json_schema") != (self.json_schema is not None):
+            raise InvalidRequest(
+                "'response_format.json_schema' is required with type 'json_schema', and only then.",
+                param="response_format.json_schema",
+                code="invalid_value",
+            )
+        return self
 
 
 class StreamOptions(RequestModel):

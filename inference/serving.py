@@ -193,8 +193,13 @@ class Run:
             async for out in self.engine.generate(prompt, params, engine_request, lora):
                 self._observe(out)
                 yield index, out
-        except ValueError as err:  # vLLM's validation (e.g. a JSON schema it cannot compile)
-            raise InvalidRequest(str(err), code="invalid_value") from None
+        except Exception as err:
+            from vllm.exceptions import VLLMClientError
+
+            # vLLM's own validation, e.g. a JSON schema its grammar compiler cannot take.
+            if isinstance(err, ValueError | VLLMClientError):
+                raise InvalidRequest(str(err), code="invalid_value") from None
+            raise
         finally:
             self._open.discard(engine_request)
 

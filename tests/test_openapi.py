@@ -66,3 +66,27 @@ def test_request_models_match_the_spec(spec: Spec) -> None:
     assert _query_names(spec, keys, "get") == set(ListParams.model_fields)
     assert _query_names(spec, "/v1/orgs/{org_id}/audit-logs", "get") == set(ListParams.model_fields)
     assert _query_names(spec, "/v1/usage", "get") == set(UsageParams.model_fields)
+
+
+def test_spark_request_models_match_the_spec(spec: Spec) -> None:
+    from inference.protocol import (
+        UNSUPPORTED,
+        ChatCompletionRequest,
+        CompletionRequest,
+        EmbeddingRequest,
+    )
+
+    schemas = spec.doc["components"]["schemas"]
+    for model, name in [
+        (ChatCompletionRequest, "CreateChatCompletionRequest"),
+        (CompletionRequest, "CreateCompletionRequest"),
+        (EmbeddingRequest, "CreateEmbeddingRequest"),
+    ]:
+        documented = set(schemas[name]["properties"])
+        fields = {f.alias or n for n, f in model.model_fields.items()}
+        assert fields <= documented, (name, fields - documented)
+        # What the spec lists beyond the model is OpenAI's, refused by name as unsupported.
+        assert documented - fields <= UNSUPPORTED, (name, documented - fields)
+        assert set(schemas[name]["required"]) == {
+            f.alias or n for n, f in model.model_fields.items() if f.is_required()
+        }

@@ -31,7 +31,7 @@ class Settings(BaseSettings):
 
     trust_domain: str = "volt.local"
     service_name: str = "volt-admin"
-    pod: str = "admin-local-0"
+    pod: str = "volt-local-0"
     metro: str = "local1"
 
     # Bodies past this size get 413 before any parsing: room for long prompts and embedding

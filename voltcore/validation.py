@@ -6,6 +6,7 @@ arrives as text). Unknown fields are rejected, as OpenAI does, so a typo never p
 
 from __future__ import annotations
 
+import re
 import types
 import typing
 from typing import Any, TypeVar
@@ -26,10 +27,17 @@ class RequestModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# pydantic puts the union member it tried into `loc` ("str", "list[TextPart]", ...); those are
+# types, not parameters, and never reach the client.
+_UNION_TAG = re.compile(r"^(str|int|float|bool|none|dict|list|[a-z-]+\[.*\]|[a-z]+-[a-z-]+)$")
+
+
 def param_path(loc: tuple[int | str, ...]) -> str | None:
     """`("messages", 0, "role")` -> `"messages[0].role"`, the way OpenAI names parameters."""
     out = ""
     for part in loc:
+        if isinstance(part, str) and _UNION_TAG.match(part):
+            continue
         if isinstance(part, int):
             out += f"[{part}]"
         else:
@@ -37,8 +45,21 @@ def param_path(loc: tuple[int | str, ...]) -> str | None:
     return out or None
 
 
+def _most_specific(errors: list[ErrorDetails]) -> ErrorDetails:
+    """Of a union's alternatives, the error that went deepest, preferring a wrong value over a
+    wrong type: for `content: [{"type": "image_url"}]` that is "content[0].type should be
+    'text'", not "content should be a string"."""
+
+    def rank(e: ErrorDetails) -> tuple[int, bool]:
+        depth = len([p for p in e["loc"] if not (isinstance(p, str) and _UNION_TAG.match(p))])
+        return depth, not e["type"].endswith("_type")
+
+    return max(errors, key=rank)
+
+
 def _error_from_validation(err: ValidationError) -> InvalidRequest:
-    first: ErrorDetails = err.errors(include_url=False)[0]
+    errors = err.errors(include_url=False)
+    first: ErrorDetails = errors[0] if len(errors) == 1 else _most_specific(errors)
     param = param_path(first["loc"])
     kind = first["type"]
     if kind == "extra_forbidden":

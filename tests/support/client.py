@@ -21,6 +21,12 @@ class Reply:
     def json(self) -> Any:
         return orjson.loads(self.body)
 
+    def events(self) -> list[Any]:
+        """The chunks of an event stream, without the closing [DONE]."""
+        events = [e for e in self.body.decode().split("\n\n") if e.strip()]
+        assert events[-1] == "data: [DONE]"
+        return [orjson.loads(e.removeprefix("data: ")) for e in events[:-1]]
+
     @property
     def error(self) -> dict[str, Any]:
         return self.json()["error"]  # type: ignore[no-any-return]

@@ -85,13 +85,23 @@ class Spec:
                 f"{method} {template} {status}: {media} not documented ({sorted(content)})"
             )
             return
-        if media != "application/json" or "schema" not in content[media]:
+        if "schema" not in content[media]:
             return
         schema_ptr = pointer + _pointer("content", media, "schema")
         validator = jsonschema.Draft202012Validator(
             {"$ref": f"{_BASE}#{schema_ptr}"}, registry=self.registry
         )
-        errors = sorted(validator.iter_errors(orjson.loads(body)), key=lambda e: e.path)
-        assert not errors, f"{method} {template} {status} does not match the spec: " + "; ".join(
-            f"{list(e.absolute_path)}: {e.message}" for e in errors[:5]
-        )
+        if media == "application/json":
+            documents = [orjson.loads(body)]
+        elif media == "text/event-stream":  # one schema-valid chunk per event, then [DONE]
+            events = [e for e in body.decode().split("\n\n") if e.strip()]
+            assert events and events[-1] == "data: [DONE]", events[-1:]
+            documents = [orjson.loads(e.removeprefix("data: ")) for e in events[:-1]]
+        else:
+            return
+        for doc in documents:
+            errors = sorted(validator.iter_errors(doc), key=lambda e: e.path)
+            assert not errors, (
+                f"{method} {template} {status} does not match the spec: "
+                + "; ".join(f"{list(e.absolute_path)}: {e.message}" for e in errors[:5])
+            )
