@@ -16,7 +16,14 @@ from tests.support.client import Client
 from voltcore.appkeys import USAGE
 from voltcore.db import Pool
 
-LONG = {"model": TINY, "max_tokens": 900, "messages": [{"role": "user", "content": "go"}]}
+# The random-weight model may sample an end token at any step: banning both end tokens
+# (<|endoftext|> 0, <|im_end|> 2) makes it run to max_tokens.
+LONG = {
+    "model": TINY,
+    "max_tokens": 900,
+    "messages": [{"role": "user", "content": "go"}],
+    "logit_bias": {"0": -100, "2": -100},
+}
 
 
 async def engine_idle(engine: Engine) -> None:

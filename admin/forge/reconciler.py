@@ -1,0 +1,185 @@
+"""The Forge reconciler: level-triggered and idempotent. Each pass observes Kubernetes, plans
+(pure), acts with idempotent writes and records the transition with the row version, so that a
+crash at any point resumes cleanly: the next pass simply finds what is there and carries on.
+
+pending -> provisioning: picked up.
+provisioning -> active: node labels, namespace and its objects exist, and the quota is enforced.
+    While the API server is unreachable the lease stays provisioning with `last_error`.
+active -> terminating: deleted by the tenant, or the duration ran out (ends as `expired`).
+terminating -> terminated/expired: the namespace is gone (its tokens die with its service
+    account) and the node labels are removed; the GPUs are free again.
+Namespaces Forge made for leases that no longer hold GPUs are deleted (no orphans).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import time
+from typing import Any
+
+import asyncpg
+import urllib3.exceptions
+from kubernetes.client.exceptions import ApiException
+
+from admin.forge import store
+from admin.forge.config import ForgeSettings
+from admin.forge.kube import Kube
+from admin.forge.plan import lease_manifests, node_label
+from admin.forge.states import LeaseEvent, LeaseState
+from voltcore.errors import Conflict
+
+log = logging.getLogger(__name__)
+
+# What "the API server is unreachable or failing" looks like from the client.
+KUBE_ERRORS = (ApiException, urllib3.exceptions.HTTPError, OSError)
+
+
+def _error_code(err: BaseException) -> str:
+    if isinstance(err, ApiException):
+        return f"kubernetes_{err.status or 'error'}"
+    return "apiserver_unreachable"
+
+
+def _condition(kind: str, ok: bool, reason: str, message: str = "") -> dict[str, Any]:
+    return {
+        "type": kind,
+        "status": "True" if ok else "False",
+        "reason": reason,
+        "message": message or None,
+        "last_transition_time": int(time.time()),
+    }
+
+
+class Reconciler:
+    """Usage: `await Reconciler(pool, kube, settings).run()` as a task; `reconcile_once()` for
+    one pass (tests drive it step by step)."""
+
+    def __init__(self, pool: asyncpg.Pool, kube: Kube, settings: ForgeSettings) -> None:
+        self.pool = pool
+        self.kube = kube
+        self.settings = settings
+        self._synced: dict[str, float] = {}
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.reconcile_once()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
+                log.warning("forge reconcile pass failed", extra={"error": repr(err)})
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.settings.reconcile_interval_s):
+                    await self._wake.wait()
+            self._wake.clear()
+
+    async def reconcile_once(self) -> None:
+        for lease in await store.open_leases(self.pool):
+            with contextlib.suppress(Conflict):  # moved by someone else: next pass sees it
+                await self.reconcile(lease)
+        await self._collect_orphans()
+
+    async def _k8s(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.to_thread(fn, *args)
+
+    async def reconcile(self, lease: asyncpg.Record) -> None:
+        state = LeaseState(lease["status"])
+        if state is LeaseState.PENDING:
+            lease = await store.apply(self.pool, lease, LeaseEvent.START)
+            state = LeaseState.PROVISIONING
+        try:
+            if state is LeaseState.PROVISIONING:
+                await self._provision(lease)
+            elif state is LeaseState.ACTIVE:
+                await self._keep(lease)
+            elif state is LeaseState.TERMINATING:
+                await self._clean(lease)
+        except KUBE_ERRORS as err:
+            message = str(err).splitlines()[0][:300] if str(err) else type(err).__name__
+            await store.record(
+                self.pool, lease, last_error=store.error_object(_error_code(err), message)
+            )
+            log.warning(
+                "forge lease not converged",
+                extra={"lease_id": lease["id"], "error": _error_code(err)},
+            )
+
+    async def _ensure(self, lease: asyncpg.Record) -> bool:
+        """Make Kubernetes hold everything the lease needs; True once the quota is enforced."""
+        label = node_label(lease["id"])
+        for node in lease["placement"]:
+            await self._k8s(self.kube.label_node, node, label, "true")
+        for manifest in lease_manifests(
+            lease["id"], lease["org_id"], lease["gpu_count"], self.settings
+        ):
+            await self._k8s(self.kube.apply, manifest)
+        return bool(await self._k8s(self.kube.quota_enforced, lease["namespace"]))
+
+    async def _provision(self, lease: asyncpg.Record) -> None:
+        if not await self._ensure(lease):
+            await store.record(
+                self.pool,
+                lease,
+                last_error=None,
+                conditions=[
+                    _condition("NamespaceReady", True, "Created"),
+                    _condition("QuotaEnforced", False, "WaitingForQuotaController"),
+                ],
+            )
+            return
+        now = dt.datetime.now(dt.UTC)
+        await store.apply(
+            self.pool,
+            lease,
+            LeaseEvent.READY,
+            active_at=now,
+            last_error=None,
+            expires_at=now + dt.timedelta(seconds=lease["duration_s"]),
+            conditions=[
+                _condition("NamespaceReady", True, "Created"),
+                _condition("QuotaEnforced", True, "QuotaComputed"),
+            ],
+        )
+        self._synced[lease["id"]] = time.monotonic()
+
+    async def _keep(self, lease: asyncpg.Record) -> None:
+        if lease["expires_at"] <= dt.datetime.now(dt.UTC):
+            await store.apply(self.pool, lease, LeaseEvent.EXPIRE, end_reason="expired")
+            return
+        # Drift repair for active leases, at a gentler pace than provisioning.
+        if time.monotonic() - self._synced.get(lease["id"], 0.0) >= self.settings.resync_s:
+            await self._ensure(lease)
+            self._synced[lease["id"]] = time.monotonic()
+            if lease["last_error"] is not None:
+                await store.record(self.pool, lease, last_error=None)
+
+    async def _clean(self, lease: asyncpg.Record) -> None:
+        await self._k8s(self.kube.delete_namespace, lease["namespace"])
+        label = node_label(lease["id"])
+        for node in await self._k8s(self.kube.nodes_labelled, label):
+            await self._k8s(self.kube.label_node, node, label, None)
+        if await self._k8s(self.kube.namespace_phase, lease["namespace"]) is not None:
+            return  # the namespace controller is still deleting its contents
+        self._synced.pop(lease["id"], None)
+        await store.apply(
+            self.pool, lease, LeaseEvent.CLEANED, ended_at=dt.datetime.now(dt.UTC), last_error=None
+        )
+
+    async def _collect_orphans(self) -> None:
+        try:
+            managed = await self._k8s(self.kube.managed_namespaces)
+        except KUBE_ERRORS:
+            return  # the per-lease errors already say the API server is away
+        if not managed:
+            return
+        holding = {r["id"] for r in await store.open_leases(self.pool)}
+        for namespace, lease_id in managed.items():
+            if lease_id not in holding:
+                log.info("deleting orphaned lease namespace", extra={"namespace": namespace})
+                with contextlib.suppress(*KUBE_ERRORS):
+                    await self._k8s(self.kube.delete_namespace, namespace)

@@ -1,0 +1,247 @@
+"""Forge's HTTP API: availability, leases (202 + reconciler), kubeconfig minting."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import Any, Literal
+
+import yaml
+from aiohttp import web
+from pydantic import Field
+
+from admin.forge import store
+from admin.forge.appkeys import FORGE, Forge
+from admin.forge.plan import TENANT, kubeconfig
+from admin.forge.reconciler import KUBE_ERRORS
+from admin.forge.states import LeaseEvent, LeaseState
+from scheduler.placement import GpuNode, free_gpus, largest_placeable, place
+from voltcore.appkeys import POOL, PRINCIPAL
+from voltcore.errors import Conflict, InvalidRequest, ServiceUnavailable
+from voltcore.http import json_response
+from voltcore.idempotency import idempotent
+from voltcore.pagination import ListParams, list_object
+from voltcore.validation import RequestModel, parse_query, read_json
+
+routes = web.RouteTableDef()
+
+# TokenRequest's shortest lifetime: a token cannot be made to expire sooner than this.
+MIN_TOKEN_S = 600
+
+
+class AvailabilityParams(RequestModel):
+    metro: str | None = None
+    gpu_type: str | None = None
+    count: int | None = Field(None, ge=1)
+
+
+class CreateLease(RequestModel):
+    gpu_type: str = Field(min_length=1, max_length=128)
+    gpu_count: int = Field(ge=1, le=1024)
+    metro: str = Field(min_length=1, max_length=64)
+    duration_seconds: int = Field(ge=60)
+
+
+class LeaseListParams(ListParams):
+    status: (
+        Literal[
+            "pending", "provisioning", "active", "terminating", "terminated", "failed", "expired"
+        ]
+        | None
+    ) = None
+
+
+def _forge(request: web.Request) -> Forge:
+    forge = request.app.get(FORGE)
+    if forge is None:
+        raise ServiceUnavailable(
+            "Forge is not configured on this deployment (no cluster).", code="forge_unavailable"
+        )
+    return forge
+
+
+async def _nodes(forge: Forge) -> list[GpuNode]:
+    try:
+        return await asyncio.to_thread(forge.kube.gpu_nodes, forge.settings)
+    except KUBE_ERRORS:
+        raise ServiceUnavailable(
+            "The GPU cluster cannot be reached; retry shortly.",
+            code="apiserver_unreachable",
+            headers={"retry-after": "5"},
+        ) from None
+
+
+@routes.get("/v1/forge/availability")
+async def availability(request: web.Request) -> web.Response:
+    forge = _forge(request)
+    params = parse_query(request, AvailabilityParams)
+    nodes = await _nodes(forge)
+    async with request.app[POOL].acquire() as conn:
+        held = await store.allocated_gpus(conn)
+    free = free_gpus(nodes, held)
+    rows: list[dict[str, Any]] = []
+    for metro, gpu_type in sorted({(n.metro, n.gpu_type) for n in nodes}):
+        if params.metro not in (None, metro) or params.gpu_type not in (None, gpu_type):
+            continue
+        pool = [n for n in nodes if (n.metro, n.gpu_type) == (metro, gpu_type)]
+        largest = largest_placeable(nodes, held, metro=metro, gpu_type=gpu_type)
+        if params.count is not None and largest < params.count:
+            continue
+        rows.append(
+            {
+                "object": "forge.availability",
+                "metro": metro,
+                "gpu_type": gpu_type,
+                "total_gpus": sum(n.capacity for n in pool),
+                "available_gpus": sum(free[n.name] for n in pool),
+                "largest_lease_gpus": largest,
+                "price_per_gpu_hour": forge.settings.prices.get(gpu_type),
+                "currency": forge.settings.currency,
+            }
+        )
+    return json_response(
+        {"object": "list", "data": [r for r in rows if r["price_per_gpu_hour"] is not None]}
+    )
+
+
+@routes.post("/v1/forge/leases")
+async def create_lease(request: web.Request) -> web.Response:
+    forge = _forge(request)
+    principal = request[PRINCIPAL]
+    body = await read_json(request, CreateLease)
+    if body.duration_seconds > forge.settings.max_duration_s:
+        raise InvalidRequest(
+            f"'duration_seconds' may be at most {forge.settings.max_duration_s}.",
+            param="duration_seconds",
+            code="invalid_value",
+        )
+    price = forge.settings.prices.get(body.gpu_type)
+    if price is None:
+        raise InvalidRequest(
+            f"Unknown GPU type '{body.gpu_type}'; see /v1/forge/availability.",
+            param="gpu_type",
+            code="invalid_value",
+        )
+    pool = request.app[POOL]
+
+    async def create() -> tuple[int, dict[str, Any]]:
+        nodes = await _nodes(forge)
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", store.PLACEMENT_LOCK)
+            held = await store.allocated_gpus(conn)
+            placement = place(
+                nodes, held, metro=body.metro, gpu_type=body.gpu_type, count=body.gpu_count
+            )
+            if placement is None:
+                largest = largest_placeable(nodes, held, metro=body.metro, gpu_type=body.gpu_type)
+                raise Conflict(
+                    f"Not enough {body.gpu_type} GPUs in {body.metro}: the largest lease that "
+                    f"can be placed now has {largest}.",
+                    param="gpu_count",
+                    code="insufficient_capacity",
+                )
+            row = await store.insert_lease(
+                conn,
+                principal.org_id,
+                gpu_type=body.gpu_type,
+                gpu_count=body.gpu_count,
+                metro=body.metro,
+                duration_s=body.duration_seconds,
+                placement=placement,
+                price=price,
+            )
+        forge.wake()
+        return 202, store.lease_object(row, forge.settings.currency)
+
+    return await idempotent(request, pool, principal.org_id, body.model_dump(), create)
+
+
+@routes.get("/v1/forge/leases")
+async def list_leases(request: web.Request) -> web.Response:
+    forge = _forge(request)
+    params = parse_query(request, LeaseListParams)
+    rows, more = await store.list_leases(
+        request.app[POOL],
+        request[PRINCIPAL].org_id,
+        limit=params.limit,
+        after=params.after,
+        status=params.status,
+    )
+    return json_response(
+        list_object([store.lease_object(r, forge.settings.currency) for r in rows], has_more=more)
+    )
+
+
+@routes.get("/v1/forge/leases/{lease_id}")
+async def get_lease(request: web.Request) -> web.Response:
+    forge = _forge(request)
+    row = await store.get_lease(
+        request.app[POOL], request[PRINCIPAL].org_id, request.match_info["lease_id"]
+    )
+    return json_response(store.lease_object(row, forge.settings.currency))
+
+
+@routes.delete("/v1/forge/leases/{lease_id}")
+async def terminate_lease(request: web.Request) -> web.Response:
+    forge = _forge(request)
+    pool = request.app[POOL]
+    org, lease_id = request[PRINCIPAL].org_id, request.match_info["lease_id"]
+    for _ in range(5):  # a reconciler may move the lease between our read and write
+        row = await store.get_lease(pool, org, lease_id)
+        if LeaseState(row["status"]) not in (
+            LeaseState.PENDING,
+            LeaseState.PROVISIONING,
+            LeaseState.ACTIVE,
+        ):
+            break  # already ending or ended: unchanged
+        try:
+            row = await store.apply(pool, row, LeaseEvent.TERMINATE, end_reason="terminated")
+            break
+        except Conflict:
+            continue
+    forge.wake()
+    return json_response(store.lease_object(row, forge.settings.currency), status=202)
+
+
+@routes.post("/v1/forge/leases/{lease_id}/kubeconfig")
+async def mint_kubeconfig(request: web.Request) -> web.Response:
+    forge = _forge(request)
+    row = await store.get_lease(
+        request.app[POOL], request[PRINCIPAL].org_id, request.match_info["lease_id"]
+    )
+    if row["status"] != LeaseState.ACTIVE:
+        raise Conflict(
+            f"Lease '{row['id']}' is {row['status']}; kubeconfigs are minted for "
+            "active leases only.",
+            param="lease_id",
+            code="lease_not_active",
+        )
+    remaining = int((row["expires_at"] - dt.datetime.now(dt.UTC)).total_seconds())
+    if remaining < MIN_TOKEN_S:
+        raise Conflict(
+            f"Lease '{row['id']}' ends in {remaining} s; Kubernetes cannot issue a "
+            f"token that expires that soon (minimum {MIN_TOKEN_S} s).",
+            param="lease_id",
+            code="lease_ending",
+        )
+    try:
+        token, expires = await asyncio.to_thread(
+            forge.kube.token, row["namespace"], TENANT, remaining
+        )
+    except KUBE_ERRORS:
+        raise ServiceUnavailable(
+            "The GPU cluster cannot be reached; retry shortly.",
+            code="apiserver_unreachable",
+            headers={"retry-after": "5"},
+        ) from None
+    config = kubeconfig(forge.kube.server, forge.kube.ca_pem, row["namespace"], token, row["id"])
+    return json_response(
+        {
+            "object": "forge.kubeconfig",
+            "lease_id": row["id"],
+            "namespace": row["namespace"],
+            "expires_at": int(min(expires, row["expires_at"]).timestamp()),
+            "kubeconfig": yaml.safe_dump(config, sort_keys=False),
+        },
+        status=201,
+    )
