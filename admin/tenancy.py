@@ -12,7 +12,7 @@ import asyncpg
 from voltcore.auth import generate_key, hash_key, redact
 from voltcore.config import Tier
 from voltcore.db import Conn
-from voltcore.errors import Conflict, InvalidRequest, NotFound
+from voltcore.errors import Conflict, NotFound
 from voltcore.ids import new_id, spiffe_id
 
 
@@ -136,35 +136,6 @@ async def get_api_key(
     if row is None:
         raise NotFound(f"No such API key: '{key_id}'.", param="key_id")
     return row
-
-
-async def list_api_keys(
-    pool: asyncpg.Pool, org_id: str, *, limit: int, after: str | None
-) -> tuple[list[asyncpg.Record], bool]:
-    """Newest first, keyset-paginated on (created_at, id)."""
-    if after is not None:
-        cursor = await pool.fetchrow(
-            "SELECT created_at, id FROM api_keys WHERE org_id = $1 AND id = $2", org_id, after
-        )
-        if cursor is None:
-            raise InvalidRequest(
-                f"Invalid cursor: '{after}'.", param="after", code="invalid_cursor"
-            )
-        rows = await pool.fetch(
-            """SELECT * FROM api_keys WHERE org_id = $1 AND (created_at, id) < ($2, $3)
-               ORDER BY created_at DESC, id DESC LIMIT $4""",
-            org_id,
-            cursor["created_at"],
-            cursor["id"],
-            limit + 1,
-        )
-    else:
-        rows = await pool.fetch(
-            "SELECT * FROM api_keys WHERE org_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2",
-            org_id,
-            limit + 1,
-        )
-    return rows[:limit], len(rows) > limit
 
 
 async def revoke_api_key(pool: asyncpg.Pool, org_id: str, key_id: str) -> asyncpg.Record:

@@ -18,7 +18,7 @@ from inference.params import (
     structured_outputs,
 )
 from inference.protocol import ChatCompletionRequest
-from inference.serving import Run, find_engine
+from inference.serving import Run, find_engine, finish_reason
 from voltcore.http import json_response
 from voltcore.validation import read_json
 
@@ -31,10 +31,6 @@ class _Choice:
     text: list[str] = field(default_factory=list)
     logprobs: list[dict[str, Any]] = field(default_factory=list)
     finish_reason: str | None = None
-
-
-def _finish(reason: str | None) -> str | None:
-    return "length" if reason == "length" else ("stop" if reason else None)
 
 
 @routes.post(ENDPOINT)
@@ -67,7 +63,7 @@ async def create_chat_completion(request: web.Request) -> web.StreamResponse:
                 choice.text.append(o.text)
                 if body.logprobs:
                     choice.logprobs += chat_logprobs(engine.tokenizer, o.token_ids, o.logprobs, k)
-                choice.finish_reason = _finish(o.finish_reason) or choice.finish_reason
+                choice.finish_reason = finish_reason(o.finish_reason) or choice.finish_reason
         return json_response(
             {
                 **head,
@@ -150,7 +146,7 @@ async def _stream(
                         }
                     )
                 if o.finish_reason:
-                    finished[o.index] = _finish(o.finish_reason) or "stop"
+                    finished[o.index] = finish_reason(o.finish_reason) or "stop"
             if deltas:
                 await sse.send(response, chunk(deltas))
         # Finish chunks wait for the end so that the very last one can carry the volt block.

@@ -12,16 +12,12 @@ from inference import sse
 from inference.logprobs import CompletionLogprobs
 from inference.params import check_context, completion_prompts, sampling_params
 from inference.protocol import CompletionRequest
-from inference.serving import Run, find_engine
+from inference.serving import Run, find_engine, finish_reason
 from voltcore.http import json_response
 from voltcore.validation import read_json
 
 routes = web.RouteTableDef()
 ENDPOINT = "/v1/completions"
-
-
-def _finish(reason: str | None) -> str | None:
-    return "length" if reason == "length" else ("stop" if reason else None)
 
 
 @routes.post(ENDPOINT)
@@ -53,7 +49,7 @@ async def create_completion(request: web.Request) -> web.StreamResponse:
                 texts[i].append(o.text)
                 if body.logprobs is not None:
                     lps[i].add(engine.tokenizer, o.token_ids, o.logprobs)
-                finish[i] = _finish(o.finish_reason) or finish[i]
+                finish[i] = finish_reason(o.finish_reason) or finish[i]
         return json_response(
             {
                 **head,
@@ -108,7 +104,7 @@ async def _stream(
                     if body.logprobs is not None
                     else None
                 )
-                finish[i] = _finish(o.finish_reason)
+                finish[i] = finish_reason(o.finish_reason)
                 if o.text or o.token_ids:
                     choices.append(
                         {"text": o.text, "index": i, "logprobs": lp, "finish_reason": None}

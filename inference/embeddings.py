@@ -24,11 +24,7 @@ MAX_INPUTS = 2048  # OpenAI's limit per request
 async def create_embeddings(request: web.Request) -> web.Response:
     body = await read_json(request, EmbeddingRequest)
     engine = find_engine(request, body.model, "embedding", "embeddings")
-    try:
-        inputs = completion_prompts(engine, body.input)
-    except InvalidRequest as err:
-        err.param = (err.param or "prompt").replace("prompt", "input", 1)
-        raise
+    inputs = completion_prompts(engine, body.input, param="input")
     if len(inputs) > MAX_INPUTS:
         raise InvalidRequest(
             f"At most {MAX_INPUTS} inputs per request.", param="input", code="invalid_value"

@@ -30,7 +30,7 @@ def chat_prompt(engine: Engine, request: ChatCompletionRequest) -> list[int]:
     return list(engine.tokenizer.encode(text, add_special_tokens=False))
 
 
-def completion_prompts(engine: Engine, prompt: Any) -> list[list[int]]:
+def completion_prompts(engine: Engine, prompt: Any, param: str = "prompt") -> list[list[int]]:
     """A string, strings, token ids or lists of token ids: always a list of token-id lists."""
     if isinstance(prompt, str):
         prompt = [prompt]
@@ -42,7 +42,7 @@ def completion_prompts(engine: Engine, prompt: Any) -> list[list[int]]:
         if isinstance(item, str):
             if not item:
                 raise InvalidRequest(
-                    "The prompt must not be empty.", param="prompt", code="invalid_value"
+                    f"The {param} must not be empty.", param=param, code="invalid_value"
                 )
             out.append(list(engine.tokenizer.encode(item)))
         else:
@@ -50,7 +50,7 @@ def completion_prompts(engine: Engine, prompt: Any) -> list[list[int]]:
             if bad is not None:
                 raise InvalidRequest(
                     f"Token id {bad} is outside the model's vocabulary (0..{vocab - 1}).",
-                    param=f"prompt[{i}]",
+                    param=f"{param}[{i}]",
                     code="invalid_value",
                 )
             out.append(list(item))

@@ -58,6 +58,11 @@ def find_engine(request: web.Request, model: str, kind: str, endpoint: str) -> E
     return engine
 
 
+def finish_reason(reason: str | None) -> str | None:
+    """vLLM's reason in OpenAI's words: a length cap is `length`, anything else ends as `stop`."""
+    return "length" if reason == "length" else ("stop" if reason else None)
+
+
 def _ms(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds * 1000, 2)
 

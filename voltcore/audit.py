@@ -24,21 +24,6 @@ GENESIS = bytes(32)
 # Serialises writers across processes so that seq and prev_hash stay a single chain.
 _CHAIN_LOCK = 0x766F6C74_0002
 
-COLUMNS = (
-    "seq",
-    "time",
-    "org_id",
-    "principal",
-    "spiffe_id",
-    "method",
-    "route",
-    "status",
-    "request_id",
-    "service",
-    "prev_hash",
-    "hash",
-)
-
 
 @dataclass(frozen=True, slots=True)
 class AuditEntry:
@@ -55,6 +40,10 @@ class AuditEntry:
     service: str
 
 
+# The table's column order: the chain position, the entry's fields in order, then the links.
+COLUMNS = ("seq", *(f.name for f in dataclasses.fields(AuditEntry)), "prev_hash", "hash")
+
+
 def _micros(t: dt.datetime) -> int:
     # Postgres keeps microseconds, so the canonical form does too: the hash survives a round trip.
     delta = t - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -62,20 +51,8 @@ def _micros(t: dt.datetime) -> int:
 
 
 def chain_hash(prev_hash: bytes, seq: int, entry: AuditEntry) -> bytes:
-    canonical = orjson.dumps(
-        [
-            seq,
-            _micros(entry.time),
-            entry.org_id,
-            entry.principal,
-            entry.spiffe_id,
-            entry.method,
-            entry.route,
-            entry.status,
-            entry.request_id,
-            entry.service,
-        ]
-    )
+    fields = dataclasses.astuple(entry)
+    canonical = orjson.dumps([seq, _micros(entry.time), *fields[1:]])
     return hashlib.sha256(prev_hash + canonical).digest()
 
 
@@ -91,22 +68,7 @@ class AuditWriter(BatchWriter[AuditEntry]):
             for entry in batch:
                 seq += 1
                 digest = chain_hash(prev, seq, entry)
-                records.append(
-                    (
-                        seq,
-                        entry.time,
-                        entry.org_id,
-                        entry.principal,
-                        entry.spiffe_id,
-                        entry.method,
-                        entry.route,
-                        entry.status,
-                        entry.request_id,
-                        entry.service,
-                        prev,
-                        digest,
-                    )
-                )
+                records.append((seq, *dataclasses.astuple(entry), prev, digest))
                 prev = digest
             await conn.copy_records_to_table("audit_log", records=records, columns=COLUMNS)
 

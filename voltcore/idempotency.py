@@ -30,14 +30,20 @@ async def idempotent(
         status, body = await produce()
         return json_response(body, status=status)
     if not 1 <= len(key) <= 255 or not key.isprintable():
-        raise InvalidRequest("Idempotency-Key must be 1 to 255 printable characters.",
-                             param=HEADER, code="invalid_value")
+        raise InvalidRequest(
+            "Idempotency-Key must be 1 to 255 printable characters.",
+            param=HEADER,
+            code="invalid_value",
+        )
     route = f"{request.method} {route_template(request)}"
     digest = hashlib.sha256(orjson.dumps([route, payload], option=orjson.OPT_SORT_KEYS)).digest()
     claimed = await pool.fetchval(
         """INSERT INTO idempotency_keys (org_id, key, route, request_hash) VALUES ($1, $2, $3, $4)
            ON CONFLICT DO NOTHING RETURNING true""",
-        org_id, key, route, digest,
+        org_id,
+        key,
+        route,
+        digest,
     )
     if not claimed:
         return await _replay(pool, org_id, key, route, digest)
@@ -53,7 +59,10 @@ async def idempotent(
         raise
     await pool.execute(
         "UPDATE idempotency_keys SET status = $3, response = $4 WHERE org_id = $1 AND key = $2",
-        org_id, key, status, body,
+        org_id,
+        key,
+        status,
+        body,
     )
     return json_response(body, status=status)
 
@@ -69,15 +78,23 @@ async def _replay(
         "SELECT * FROM idempotency_keys WHERE org_id = $1 AND key = $2", org_id, key
     )
     if row is None:  # released by a failed first attempt in between: the caller may retry
-        raise Conflict("The first request with this Idempotency-Key failed; retry.",
-                       param=HEADER, code="idempotency_retry")
+        raise Conflict(
+            "The first request with this Idempotency-Key failed; retry.",
+            param=HEADER,
+            code="idempotency_retry",
+        )
     if row["route"] != route or bytes(row["request_hash"]) != digest:
         raise InvalidRequest(
             "This Idempotency-Key was already used with other parameters.",
-            param=HEADER, code="idempotency_key_reused",
+            param=HEADER,
+            code="idempotency_key_reused",
         )
     if row["status"] is None:
-        raise Conflict("A request with this Idempotency-Key is still in progress.",
-                       param=HEADER, code="idempotency_request_in_progress")
-    return json_response(row["response"], status=row["status"],
-                         headers={"idempotent-replayed": "true"})
+        raise Conflict(
+            "A request with this Idempotency-Key is still in progress.",
+            param=HEADER,
+            code="idempotency_request_in_progress",
+        )
+    return json_response(
+        row["response"], status=row["status"], headers={"idempotent-replayed": "true"}
+    )

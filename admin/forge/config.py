@@ -15,6 +15,9 @@ class ForgeSettings(BaseSettings):
 
     # Admin credentials the reconciler uses; tenants only ever get namespace-scoped tokens.
     kubeconfig: Path | None = None
+    # Marks what this control plane made, so that several can share a cluster and each
+    # collects only its own orphans.
+    installation: str = Field("volt", pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
     gpu_resource: str = "nvidia.com/gpu"
     # GPU Feature Discovery's product label and the well-known region label.
     gpu_type_label: str = "nvidia.com/gpu.product"

@@ -13,7 +13,7 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
 from admin.forge.config import ForgeSettings
-from admin.forge.plan import LEASE_LABEL, MANAGED_BY, Manifest
+from admin.forge.plan import LEASE_LABEL, Manifest, managed_labels
 from scheduler.placement import GpuNode
 
 
@@ -21,13 +21,15 @@ class Kube:
     """Usage: `kube = Kube(path)`; `kube.apply(manifest)`; `kube.gpu_nodes(settings)`."""
 
     def __init__(self, kubeconfig: Path) -> None:
-        self.api: client.ApiClient = config.new_client_from_config(str(kubeconfig))  # type: ignore[no-untyped-call]
-        # Fail fast while the API server is away, instead of urllib3's long default retries.
-        self.api.configuration.retries = 0
+        cfg = client.Configuration()
+        config.load_kube_config(config_file=str(kubeconfig), client_configuration=cfg)  # type: ignore[no-untyped-call]
+        # Fail fast while the API server is away (the reconciler retries on its next pass)
+        # rather than in urllib3's own retry loop.
+        cfg.retries = 0
+        self.api = client.ApiClient(cfg)
         self.core = client.CoreV1Api(self.api)
         self.rbac = client.RbacAuthorizationV1Api(self.api)
         self.net = client.NetworkingV1Api(self.api)
-        cfg = self.api.configuration
         self.server: str = cfg.host
         self.ca_pem: bytes = Path(cfg.ssl_ca_cert).read_bytes() if cfg.ssl_ca_cert else b""
         core, rbac, net = self.core, self.rbac, self.net
@@ -115,9 +117,9 @@ class Kube:
         nodes: list[Any] = self.core.list_node(label_selector=key).items
         return [str(n.metadata.name) for n in nodes]
 
-    def managed_namespaces(self) -> dict[str, str]:
-        """Namespace -> lease id, for every namespace Forge made."""
-        selector = ",".join(f"{k}={v}" for k, v in MANAGED_BY.items())
+    def managed_namespaces(self, installation: str) -> dict[str, str]:
+        """Namespace -> lease id, for every namespace this installation of Forge made."""
+        selector = ",".join(f"{k}={v}" for k, v in managed_labels(installation).items())
         namespaces: list[Any] = self.core.list_namespace(label_selector=selector).items
         return {str(ns.metadata.name): ns.metadata.labels.get(LEASE_LABEL, "") for ns in namespaces}
 

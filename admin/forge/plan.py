@@ -11,6 +11,7 @@ from admin.forge.config import ForgeSettings
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "volt-forge"}
 LEASE_LABEL = "forge.volt.dev/lease"
+INSTALLATION_LABEL = "forge.volt.dev/installation"
 TENANT = "tenant"  # the service account, role and role binding of every lease namespace
 
 
@@ -32,6 +33,10 @@ class Manifest:
     body: dict[str, Any]
 
 
+def managed_labels(installation: str) -> dict[str, str]:
+    return {**MANAGED_BY, INSTALLATION_LABEL: installation}
+
+
 def _meta(name: str, lease_id: str, namespace: str | None = None) -> dict[str, Any]:
     meta: dict[str, Any] = {"name": name, "labels": {**MANAGED_BY, LEASE_LABEL: lease_id}}
     if namespace is not None:
@@ -45,6 +50,7 @@ def lease_manifests(
     """Namespace first: everything else lives in it."""
     ns = namespace_for(lease_id)
     namespace = _meta(ns, lease_id)
+    namespace["labels"].update(managed_labels(settings.installation))
     namespace["labels"]["forge.volt.dev/org"] = org_id
     namespace["annotations"] = {
         "scheduler.alpha.kubernetes.io/node-selector": f"{node_label(lease_id)}=true"

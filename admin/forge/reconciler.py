@@ -172,7 +172,7 @@ class Reconciler:
 
     async def _collect_orphans(self) -> None:
         try:
-            managed = await self._k8s(self.kube.managed_namespaces)
+            managed = await self._k8s(self.kube.managed_namespaces, self.settings.installation)
         except KUBE_ERRORS:
             return  # the per-lease errors already say the API server is away
         if not managed:

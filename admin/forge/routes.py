@@ -20,7 +20,7 @@ from voltcore.appkeys import POOL, PRINCIPAL
 from voltcore.errors import Conflict, InvalidRequest, ServiceUnavailable
 from voltcore.http import json_response
 from voltcore.idempotency import idempotent
-from voltcore.pagination import ListParams, list_object
+from voltcore.pagination import ListParams, keyset_page, list_object
 from voltcore.validation import RequestModel, parse_query, read_json
 
 routes = web.RouteTableDef()
@@ -160,12 +160,14 @@ async def create_lease(request: web.Request) -> web.Response:
 async def list_leases(request: web.Request) -> web.Response:
     forge = _forge(request)
     params = parse_query(request, LeaseListParams)
-    rows, more = await store.list_leases(
+    rows, more = await keyset_page(
         request.app[POOL],
+        "forge_leases",
         request[PRINCIPAL].org_id,
         limit=params.limit,
         after=params.after,
-        status=params.status,
+        where="$5::text IS NULL OR status = $5",
+        args=(params.status,),
     )
     return json_response(
         list_object([store.lease_object(r, forge.settings.currency) for r in rows], has_more=more)

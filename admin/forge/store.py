@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import string
-from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
@@ -14,7 +13,7 @@ import asyncpg
 from admin.forge.plan import namespace_for
 from admin.forge.states import HOLDING, LeaseEvent, LeaseState, next_state
 from voltcore.db import Conn
-from voltcore.errors import Conflict, InvalidRequest, NotFound
+from voltcore.errors import Conflict, NotFound
 
 # Serialises placement: two leases must never be given the same free GPUs.
 PLACEMENT_LOCK = 0x766F6C74_0004
@@ -79,32 +78,6 @@ async def get_lease(conn: Conn | asyncpg.Pool, org_id: str, lease_id: str) -> as
     if row is None:
         raise NotFound(f"No such lease: '{lease_id}'.", param="lease_id")
     return row
-
-
-async def list_leases(
-    pool: asyncpg.Pool, org_id: str, *, limit: int, after: str | None, status: str | None
-) -> tuple[Sequence[asyncpg.Record], bool]:
-    cursor = None
-    if after is not None:
-        cursor = await pool.fetchrow(
-            "SELECT created_at, id FROM forge_leases WHERE org_id = $1 AND id = $2", org_id, after
-        )
-        if cursor is None:
-            raise InvalidRequest(
-                f"Invalid cursor: '{after}'.", param="after", code="invalid_cursor"
-            )
-    rows = await pool.fetch(
-        """SELECT * FROM forge_leases
-           WHERE org_id = $1 AND ($2::text IS NULL OR status = $2)
-             AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4))
-           ORDER BY created_at DESC, id DESC LIMIT $5""",
-        org_id,
-        status,
-        cursor["created_at"] if cursor else None,
-        cursor["id"] if cursor else None,
-        limit + 1,
-    )
-    return rows[:limit], len(rows) > limit
 
 
 async def open_leases(pool: asyncpg.Pool) -> list[asyncpg.Record]:

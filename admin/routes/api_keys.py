@@ -12,7 +12,7 @@ from voltcore.appkeys import AUTHENTICATOR, POOL, PRINCIPAL
 from voltcore.auth import ALL_SCOPES, Principal, Scope
 from voltcore.errors import InvalidRequest, PermissionDenied
 from voltcore.http import json_response
-from voltcore.pagination import ListParams, list_object
+from voltcore.pagination import ListParams, keyset_page, list_object
 from voltcore.validation import RequestModel, parse_query, read_json
 
 routes = web.RouteTableDef()
@@ -38,8 +38,8 @@ def _caller(request: web.Request) -> Principal:
 async def list_keys(request: web.Request) -> web.Response:
     principal = _caller(request)
     params = parse_query(request, ListParams)
-    rows, has_more = await tenancy.list_api_keys(
-        request.app[POOL], principal.org_id, limit=params.limit, after=params.after
+    rows, has_more = await keyset_page(
+        request.app[POOL], "api_keys", principal.org_id, limit=params.limit, after=params.after
     )
     now = dt.datetime.now(dt.UTC)
     return json_response(list_object([tenancy.key_object(r, now) for r in rows], has_more=has_more))

@@ -1,0 +1,187 @@
+"""The reconciler against the real API server, driven pass by pass on a database of its own:
+a crash mid-provisioning resumes with no duplicate or orphaned objects, an unreachable API
+server leaves the lease provisioning with last_error until it returns, and leases expire."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import asyncpg
+import pytest
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+from admin.forge import store
+from admin.forge.config import ForgeSettings
+from admin.forge.kube import Kube
+from admin.forge.plan import Manifest, managed_labels, node_label
+from admin.forge.reconciler import Reconciler
+from admin.forge.states import LeaseEvent
+from tests.admin.forge.conftest import A100, forge_settings
+from tests.support.kube import KubeCluster
+from voltcore.db import Pool
+
+pytestmark = pytest.mark.slow
+NODE = "ams1-a100-0"
+
+
+class Crash(BaseException):
+    """Stands for the process dying: nothing in the reconciler catches it."""
+
+
+class CrashingKube(Kube):
+    def __init__(self, *args: Any, writes_before_crash: int) -> None:
+        super().__init__(*args)
+        self.left = writes_before_crash
+
+    def apply(self, manifest: Manifest) -> None:
+        if self.left == 0:
+            raise Crash
+        self.left -= 1
+        super().apply(manifest)
+
+
+async def new_lease(db: Pool, duration_s: int = 3600) -> asyncpg.Record:
+    org = f"org_{time.monotonic_ns()}"
+    await db.execute(
+        "INSERT INTO orgs (id, name, tier, home_metro) VALUES ($1, 'T', 'standard', 'ams1')", org
+    )
+    async with db.acquire() as conn:
+        return await store.insert_lease(
+            conn,
+            org,
+            gpu_type=A100,
+            gpu_count=1,
+            metro="ams1",
+            duration_s=duration_s,
+            placement={NODE: 1},
+            price=1.29,
+        )
+
+
+async def converge(reconciler: Reconciler, db: Pool, lease_id: str, status: str) -> asyncpg.Record:
+    deadline = time.monotonic() + 60
+    while True:
+        await reconciler.reconcile_once()
+        row = await db.fetchrow("SELECT * FROM forge_leases WHERE id = $1", lease_id)
+        assert row is not None
+        if row["status"] == status:
+            return row
+        assert time.monotonic() < deadline, dict(row)
+        await asyncio.sleep(0.2)
+
+
+def names(items: list[Any]) -> list[str]:
+    return sorted(i.metadata.name for i in items)
+
+
+@pytest.fixture
+def settings_(cluster: KubeCluster) -> ForgeSettings:
+    return forge_settings(cluster, installation="reconciler-test")
+
+
+async def test_crash_mid_provisioning_resumes_without_duplicates_or_orphans(
+    cluster: KubeCluster, fresh_db: tuple[str, Pool], settings_: ForgeSettings
+) -> None:
+    _, db = fresh_db
+    lease = await new_lease(db)
+    crashing = CrashingKube(settings_.kubeconfig, writes_before_crash=3)
+    with pytest.raises(Crash):
+        await Reconciler(db, crashing, settings_).reconcile_once()
+    row = await db.fetchrow("SELECT status FROM forge_leases WHERE id = $1", lease["id"])
+    assert row is not None and row["status"] == "provisioning"
+
+    kube = Kube(settings_.kubeconfig)  # a fresh process
+    active = await converge(Reconciler(db, kube, settings_), db, lease["id"], "active")
+    ns = active["namespace"]
+    core, rbac = kube.core, kube.rbac
+    net = client.NetworkingV1Api(kube.api)
+    assert names(core.list_namespaced_resource_quota(ns).items) == ["forge-quota"]
+    assert names(core.list_namespaced_limit_range(ns).items) == ["forge-limits"]
+    assert names(net.list_namespaced_network_policy(ns).items) == [
+        "allow-same-namespace",
+        "default-deny",
+    ]
+    assert "tenant" in names(core.list_namespaced_service_account(ns).items)
+    assert names(rbac.list_namespaced_role(ns).items) == ["tenant"]
+    assert names(rbac.list_namespaced_role_binding(ns).items) == ["tenant"]
+
+    # Crash in the middle of termination too; a fresh reconciler finishes it.
+    await store.apply(db, active, LeaseEvent.TERMINATE, end_reason="terminated")
+    ended = await converge(Reconciler(db, kube, settings_), db, lease["id"], "terminated")
+    assert ended["ended_at"] is not None
+    assert kube.namespace_phase(ns) is None
+    assert node_label(lease["id"]) not in (core.read_node(NODE).metadata.labels or {})
+
+
+async def test_orphaned_namespaces_are_collected(
+    cluster: KubeCluster, fresh_db: tuple[str, Pool], settings_: ForgeSettings
+) -> None:
+    _, db = fresh_db
+    kube = Kube(settings_.kubeconfig)
+    ghost = "lease-ghost0000000000000000000"
+    kube.core.create_namespace(
+        {
+            "metadata": {
+                "name": ghost,
+                "labels": {
+                    **managed_labels(settings_.installation),
+                    "forge.volt.dev/lease": "lease_ghost",
+                },
+            }
+        }
+    )
+    # Another installation's namespace is not ours to collect.
+    other = "lease-other000000000000000000"
+    kube.core.create_namespace(
+        {
+            "metadata": {
+                "name": other,
+                "labels": {**managed_labels("someone-else"), "forge.volt.dev/lease": "lease_other"},
+            }
+        }
+    )
+    await Reconciler(db, kube, settings_).reconcile_once()
+    assert kube.namespace_phase(ghost) in (None, "Terminating")
+    assert kube.namespace_phase(other) == "Active"
+    kube.delete_namespace(other)
+
+
+async def test_unreachable_api_server_leaves_last_error_then_converges(
+    cluster: KubeCluster, fresh_db: tuple[str, Pool], settings_: ForgeSettings
+) -> None:
+    _, db = fresh_db
+    lease = await new_lease(db)
+    kube = Kube(settings_.kubeconfig)
+    reconciler = Reconciler(db, kube, settings_)
+    cluster.stop_apiserver()
+    try:
+        await reconciler.reconcile_once()
+        await reconciler.reconcile_once()
+        row = await db.fetchrow("SELECT * FROM forge_leases WHERE id = $1", lease["id"])
+        assert row is not None and row["status"] == "provisioning"
+        assert row["last_error"]["code"] == "apiserver_unreachable"
+    finally:
+        cluster.start_apiserver()
+    active = await converge(reconciler, db, lease["id"], "active")
+    assert active["last_error"] is None
+    await store.apply(db, active, LeaseEvent.TERMINATE, end_reason="terminated")
+    await converge(reconciler, db, lease["id"], "terminated")
+
+
+async def test_a_lease_expires_and_its_namespace_goes(
+    cluster: KubeCluster, fresh_db: tuple[str, Pool], settings_: ForgeSettings
+) -> None:
+    _, db = fresh_db
+    lease = await new_lease(db, duration_s=2)
+    kube = Kube(settings_.kubeconfig)
+    reconciler = Reconciler(db, kube, settings_)
+    await converge(reconciler, db, lease["id"], "active")
+    expired = await converge(reconciler, db, lease["id"], "expired")
+    assert expired["end_reason"] == "expired" and kube.namespace_phase(lease["namespace"]) is None
+    with pytest.raises(ApiException):
+        client.CoreV1Api(config.new_client_from_config(str(settings_.kubeconfig))).read_namespace(
+            lease["namespace"]
+        )
