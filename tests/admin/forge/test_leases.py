@@ -16,6 +16,8 @@ from kubernetes.client.exceptions import ApiException
 
 from tests.admin.forge.conftest import A100, H100, ForgeService, tenant_api
 from tests.conftest import MakeOrg, Org
+from voltcore.appkeys import AUDIT
+from voltcore.db import Pool
 
 pytestmark = pytest.mark.slow
 
@@ -60,7 +62,7 @@ async def test_availability_from_the_cluster(forge: ForgeService, org: Org) -> N
 
 
 async def test_lease_lifecycle_with_a_minted_kubeconfig(
-    forge: ForgeService, make_org: MakeOrg, tmp_path: Path
+    forge: ForgeService, make_org: MakeOrg, tmp_path: Path, pool: Pool
 ) -> None:
     org = await make_org()
     before = {
@@ -90,6 +92,12 @@ async def test_lease_lifecycle_with_a_minted_kubeconfig(
     r = await forge.api.post(f"/v1/forge/leases/{created['id']}/kubeconfig", key=org.key)
     assert r.status == 201
     minted = r.json()
+    await forge.app[AUDIT].flush()  # every mint is audited, with who minted it
+    audited = await pool.fetchrow(
+        "SELECT * FROM audit_log WHERE request_id = $1", r.headers["x-request-id"]
+    )
+    assert audited is not None and audited["principal"] == org.key_id
+    assert audited["route"] == "/v1/forge/leases/{lease_id}/kubeconfig" and audited["status"] == 201
     assert minted["namespace"] == ns and minted["expires_at"] <= active["expires_at"]
     kubeconfig = yaml.safe_load(minted["kubeconfig"])
     assert kubeconfig["contexts"][0]["context"]["namespace"] == ns
@@ -210,5 +218,11 @@ async def test_other_orgs_see_nothing(forge: ForgeService, make_org: MakeOrg) ->
         )
     assert (await forge.api.get("/v1/forge/leases", key=b.key)).json()["data"] == []
     assert (await forge.api.get(base, key=a.key)).json()["status"] == "active"
+    active = (
+        await forge.api.get("/v1/forge/leases", key=a.key, params={"status": "active"})
+    ).json()
+    assert [x["id"] for x in active["data"]] == [mine["id"]]
+    none = (await forge.api.get("/v1/forge/leases", key=a.key, params={"status": "failed"})).json()
+    assert none["data"] == [] and none["has_more"] is False
     await forge.api.delete(base, key=a.key)
     await wait_status(forge, a, mine["id"], "terminated")
