@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from typing import Any, Literal
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar
 
 import yaml
 from aiohttp import web
@@ -24,6 +25,7 @@ from voltcore.pagination import ListParams, keyset_page, list_object
 from voltcore.validation import RequestModel, parse_query, read_json
 
 routes = web.RouteTableDef()
+T = TypeVar("T")
 
 # TokenRequest's shortest lifetime: a token cannot be made to expire sooner than this.
 MIN_TOKEN_S = 600
@@ -60,15 +62,20 @@ def _forge(request: web.Request) -> Forge:
     return forge
 
 
-async def _nodes(forge: Forge) -> list[GpuNode]:
+async def _cluster(fn: Callable[..., T], *args: Any) -> T:
+    """A blocking cluster call off the event loop; an unreachable cluster is a 503."""
     try:
-        return await asyncio.to_thread(forge.kube.gpu_nodes, forge.settings)
+        return await asyncio.to_thread(fn, *args)
     except KUBE_ERRORS:
         raise ServiceUnavailable(
             "The GPU cluster cannot be reached; retry shortly.",
             code="apiserver_unreachable",
             headers={"retry-after": "5"},
         ) from None
+
+
+async def _nodes(forge: Forge) -> list[GpuNode]:
+    return await _cluster(forge.kube.gpu_nodes, forge.settings)
 
 
 @routes.get("/v1/forge/availability")
@@ -226,16 +233,7 @@ async def mint_kubeconfig(request: web.Request) -> web.Response:
             param="lease_id",
             code="lease_ending",
         )
-    try:
-        token, expires = await asyncio.to_thread(
-            forge.kube.token, row["namespace"], TENANT, remaining
-        )
-    except KUBE_ERRORS:
-        raise ServiceUnavailable(
-            "The GPU cluster cannot be reached; retry shortly.",
-            code="apiserver_unreachable",
-            headers={"retry-after": "5"},
-        ) from None
+    token, expires = await _cluster(forge.kube.token, row["namespace"], TENANT, remaining)
     config = kubeconfig(forge.kube.server, forge.kube.ca_pem, row["namespace"], token, row["id"])
     return json_response(
         {

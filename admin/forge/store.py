@@ -12,6 +12,7 @@ import asyncpg
 
 from admin.forge.plan import namespace_for
 from admin.forge.states import HOLDING, LeaseEvent, LeaseState, next_state
+from admin.tenancy import unix
 from voltcore.db import Conn
 from voltcore.errors import Conflict, NotFound
 
@@ -23,10 +24,6 @@ _ID_ALPHABET = string.ascii_lowercase + string.digits
 def new_lease_id() -> str:
     # Lowercase only: the id is also the namespace name and a label key.
     return "lease_" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(24))
-
-
-def unix(t: dt.datetime | None) -> int | None:
-    return None if t is None else int(t.timestamp())
 
 
 async def allocated_gpus(conn: Conn) -> dict[str, int]:
