@@ -180,7 +180,7 @@ def measure(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=48)
-    parser.add_argument("--levels", default="1,4,16")
+    parser.add_argument("--levels", default="1,4,16,48")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--max-tokens", type=int, default=64)
     args = parser.parse_args()
@@ -261,7 +261,8 @@ def report(
     ]
     return f"""## Spark vs `vllm serve` (SmolLM2-135M-Instruct, CPU)
 
-Streaming chat, {args.requests} requests of at most {args.max_tokens} tokens per concurrency level,
+Streaming chat, {args.requests} requests of at most {args.max_tokens} tokens per concurrency level
+(at c=48 all of them at once, as the offline ceiling runs them),
 greedy, same prompts and client (`benchmarks/load.py`); both servers up at once, measured in
 {args.rounds} interleaved rounds (alternating which goes first), best round of each kept.
 Engine flags equal on both sides: eager, max_model_len 2048, max_num_seqs 128,

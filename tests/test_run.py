@@ -18,6 +18,8 @@ from pathlib import Path
 import orjson
 import pytest
 
+from tests.support.admin_cli import audit_verify
+
 pytestmark = pytest.mark.slow
 
 
@@ -114,16 +116,8 @@ def test_run_prints_a_working_request_and_restart_keeps_data(tmp_path: Path) -> 
         assert ("GET", "/v1/me") in routes
         assert stop(proc) == 0
 
-    verify = subprocess.run(
-        [sys.executable, "-m", "admin", "audit", "verify"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert verify.returncode == 0, verify.stdout + verify.stderr
-    assert orjson.loads(verify.stdout.splitlines()[-1])["ok"] is True
+    code, report = audit_verify(env)
+    assert code == 0 and report["ok"] is True, report
 
     # Our logs are JSON lines with the request's route and status, and never a credential.
     # (vLLM's engine processes and native libraries print plain text of their own.)

@@ -6,8 +6,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import os
-import subprocess
-import sys
 
 import asyncpg
 import orjson
@@ -17,6 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.conftest import Org
+from tests.support.admin_cli import audit_verify
 from tests.support.client import Client
 from voltcore.appkeys import AUDIT
 from voltcore.audit import (
@@ -124,16 +123,7 @@ async def _tamper(pool: Pool, sql: str) -> None:
 
 
 def _cli_verify(dsn: str) -> tuple[int, dict[str, object]]:
-    env = {**os.environ, "VOLT_DATABASE_URL": dsn}
-    out = subprocess.run(
-        [sys.executable, "-m", "admin", "audit", "verify"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    return out.returncode, orjson.loads(out.stdout.strip().splitlines()[-1])
+    return audit_verify({**os.environ, "VOLT_DATABASE_URL": dsn})
 
 
 @pytest.mark.slow
