@@ -20,6 +20,8 @@ SCHEMA = Path(__file__).resolve().parents[4] / "shared" / "data" / "talos" / "co
 
 @pytest.fixture(scope="module")
 def validator() -> Any:
+    # The workplace lays shared/ beside the checkout (for CI too); the schema is Talos's own.
+    assert SCHEMA.exists(), f"Talos's schema is expected at {SCHEMA}"
     schema = json.loads(SCHEMA.read_text())
     cls = jsonschema.validators.validator_for(schema)
     cls.check_schema(schema)
