@@ -5,6 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Debian packages first: one Python dependency (tpm2-pytss) compiles against them.
+scripts/system-packages.sh
+
 PY=${PYTHON:-python3}
 CACHE=${VOLT_CACHE:-$HOME/.cache/volt}
 # The key covers the dependencies and this script (its install steps), nothing else.

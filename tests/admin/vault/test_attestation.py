@@ -1,0 +1,176 @@
+"""Attestation against a software TPM (swtpm through tpm2-pytss): a good node passes; a
+tampered event log, a replayed old nonce, a wrong attestation key and an unexpected measurement
+each fail with the reason named."""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from admin.vault.agent import TpmAgent
+from admin.vault.attestation import Event, Quote, parse_quote, verify
+
+BOOT = [
+    (0, b"UEFI firmware 1.4.2", "firmware"),
+    (2, b"option ROM nic0", "option ROM"),
+    (4, b"systemd-boot 255", "bootloader"),
+    (4, b"talos vmlinuz v1.14.0", "kernel"),
+    (7, b"secure boot: enabled", "secure boot policy"),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def agent(tmp_path: Path) -> Iterator[TpmAgent]:
+    if shutil.which("swtpm") is None:
+        pytest.fail("swtpm is not installed (scripts/tpm.sh installs it)")
+    port = free_port()
+    while True:  # swtpm takes port and port+1 (control)
+        try:
+            socket.create_server(("127.0.0.1", port + 1)).close()
+            break
+        except OSError:
+            port = free_port()
+    state = tmp_path / "tpm"
+    state.mkdir()
+    proc = subprocess.Popen(
+        [
+            "swtpm",
+            "socket",
+            "--tpm2",
+            "--tpmstate",
+            f"dir={state}",
+            "--server",
+            f"type=tcp,port={port},bindaddr=127.0.0.1",
+            "--ctrl",
+            f"type=tcp,port={port + 1},bindaddr=127.0.0.1",
+            "--flags",
+            "not-need-init,startup-clear",
+        ],
+    )
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            assert time.monotonic() < deadline, "swtpm did not start"
+            time.sleep(0.02)
+    tpm = TpmAgent("swtpm", f"host=127.0.0.1,port={port}")
+    for pcr, data, what in BOOT:
+        tpm.measure(pcr, data, what)
+    yield tpm
+    tpm.close()
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def reference() -> dict[int, set[str]]:
+    import hashlib
+
+    ref: dict[int, set[str]] = {}
+    for pcr, data, _ in BOOT:
+        ref.setdefault(pcr, set()).add(hashlib.sha256(data).hexdigest())
+    return ref
+
+
+def failed(report: object) -> dict[str, str]:
+    return {k: v["reason"] for k, v in report.checks.items() if not v["ok"]}  # type: ignore[attr-defined]
+
+
+def test_a_good_node_passes(agent: TpmAgent) -> None:
+    nonce = secrets.token_bytes(32)
+    quote = agent.quote(nonce)
+    info = parse_quote(quote.attest)
+    assert info.extra_data == nonce and info.pcrs == tuple(range(8))
+    report = verify(
+        quote, ak_public_pem=agent.attestation_key(), nonce=nonce, reference=reference()
+    )
+    assert report.ok, report.checks
+    assert set(report.checks) == {"signature", "nonce", "event_log", "measurements"}
+
+
+def test_a_tampered_event_log_fails(agent: TpmAgent) -> None:
+    nonce = secrets.token_bytes(32)
+    quote = agent.quote(nonce)
+    # Claim the kernel was another known-good component: the log no longer replays to the quote.
+    kernel = next(e for e in quote.events if e.description == "kernel")
+    other = next(d for d in reference()[4] if d != kernel.digest)
+    events = [dataclasses.replace(e, digest=other) if e is kernel else e for e in quote.events]
+    forged = dataclasses.replace(quote, events=events)
+    report = verify(
+        forged, ak_public_pem=agent.attestation_key(), nonce=nonce, reference=reference()
+    )
+    assert failed(report) == {
+        "event_log": "replaying the event log does not reproduce the quoted PCRs"
+    }
+
+
+def test_a_replayed_old_nonce_fails(agent: TpmAgent) -> None:
+    old = agent.quote(secrets.token_bytes(32))
+    fresh_nonce = secrets.token_bytes(32)
+    report = verify(
+        old, ak_public_pem=agent.attestation_key(), nonce=fresh_nonce, reference=reference()
+    )
+    assert list(failed(report)) == ["nonce"]
+    assert "replayed" in failed(report)["nonce"]
+
+
+def test_a_wrong_attestation_key_fails(agent: TpmAgent) -> None:
+    nonce = secrets.token_bytes(32)
+    quote = agent.quote(nonce)
+    other = (
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    report = verify(quote, ak_public_pem=other, nonce=nonce, reference=reference())
+    assert list(failed(report)) == ["signature"]
+
+
+def test_an_unexpected_measurement_fails(agent: TpmAgent) -> None:
+    agent.measure(4, b"rootkit.efi", "unsigned EFI binary")
+    nonce = secrets.token_bytes(32)
+    report = verify(
+        agent.quote(nonce),
+        ak_public_pem=agent.attestation_key(),
+        nonce=nonce,
+        reference=reference(),
+    )
+    reasons = failed(report)
+    assert list(reasons) == ["measurements"]
+    assert "PCR4 unsigned EFI binary" in reasons["measurements"]
+
+
+def test_a_tampered_quote_byte_fails_the_signature(agent: TpmAgent) -> None:
+    nonce = secrets.token_bytes(32)
+    quote = agent.quote(nonce)
+    attest = bytearray(quote.attest)
+    attest[-1] ^= 1  # the PCR digest
+    report = verify(
+        Quote(bytes(attest), quote.signature_r, quote.signature_s, quote.events),
+        ak_public_pem=agent.attestation_key(),
+        nonce=nonce,
+        reference=reference(),
+    )
+    assert "signature" in failed(report) and "event_log" in failed(report)
+
+
+def test_events_keep_their_order(agent: TpmAgent) -> None:
+    assert [e.description for e in agent.events] == [d for _, _, d in BOOT]
+    assert all(isinstance(e, Event) for e in agent.events)
