@@ -1,0 +1,102 @@
+"""A rack node's BMC over Redfish, through sushy (OpenStack Ironic's Redfish library). Calls
+block, so the reconciler runs them in a thread. Every action is idempotent, so that a retried
+or resumed reconcile pass never power-cycles a node that already did what was asked."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sushy
+from sushy import exceptions as sushy_errors
+
+
+class BmcError(Exception):
+    """A BMC failure with a stable code for the rack's `last_error`."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class NodeObservation:
+    system_id: str
+    power_state: str | None
+    boot_target: str | None
+    boot_enabled: str | None
+
+    @property
+    def booted_for_provisioning(self) -> bool:
+        return self.power_state == sushy.PowerState.ON.value and self.boot_target == "Pxe"
+
+
+def _value(enum_or_none: object) -> str | None:
+    return None if enum_or_none is None else str(getattr(enum_or_none, "value", enum_or_none))
+
+
+class Bmc:
+    """Usage: `bmc = Bmc(url, user, password)`; `bmc.ensure_provisioning_boot(system_id)`."""
+
+    def __init__(self, url: str, username: str, password: str, *, verify: bool = True) -> None:
+        try:
+            self._root = sushy.Sushy(
+                url.rstrip("/") + "/redfish/v1",
+                username=username,
+                password=password,
+                verify=verify,
+            )
+        except sushy_errors.SushyError as err:
+            raise _translate(err) from None
+
+    def systems(self) -> list[str]:
+        try:
+            return [s.identity for s in self._root.get_system_collection().get_members()]
+        except sushy_errors.SushyError as err:
+            raise _translate(err) from None
+
+    def _system(self, system_id: str) -> Any:
+        return self._root.get_system(f"/redfish/v1/Systems/{system_id}")
+
+    def observe(self, system_id: str) -> NodeObservation:
+        try:
+            system = self._system(system_id)
+            return NodeObservation(
+                system_id,
+                _value(system.power_state),
+                _value(system.boot.target),
+                _value(system.boot.enabled),
+            )
+        except sushy_errors.SushyError as err:
+            raise _translate(err) from None
+
+    def ensure_provisioning_boot(self, system_id: str) -> NodeObservation:
+        """Network boot (PXE, once) into the installer, then power on. A node already on with
+        PXE set is left alone; one that is on without it is not touched either, since power
+        cycling a running node is a decision for an operator, not for a retry."""
+        try:
+            system = self._system(system_id)
+            if system.power_state != sushy.PowerState.ON:
+                if system.boot.target != sushy.BootSource.PXE:
+                    system.set_system_boot_options(
+                        sushy.BootSource.PXE, enabled=sushy.BootSourceOverrideEnabled.ONCE
+                    )
+                system.reset_system(sushy.ResetType.ON)
+                system.refresh()
+            return NodeObservation(
+                system_id,
+                _value(system.power_state),
+                _value(system.boot.target),
+                _value(system.boot.enabled),
+            )
+        except sushy_errors.SushyError as err:
+            raise _translate(err) from None
+
+
+def _translate(err: sushy_errors.SushyError) -> BmcError:
+    if isinstance(err, sushy_errors.AccessError):
+        return BmcError("bmc_auth_failed", "The BMC refused the credentials.")
+    if isinstance(err, sushy_errors.ConnectionError):
+        return BmcError("bmc_unreachable", "The BMC cannot be reached.")
+    return BmcError("bmc_error", str(err).splitlines()[0][:300])

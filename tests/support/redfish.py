@@ -1,0 +1,86 @@
+"""sushy-tools' Redfish emulator (fake driver, real basic auth) as a BMC peer for tests."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import bcrypt
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class RedfishEmulator:
+    """Usage: `with RedfishEmulator(tmp, nodes=2) as bmc: bmc.url, bmc.systems`. The fake
+    driver lands a power change 1-11 s after it is asked for, as a real BMC takes its time."""
+
+    def __init__(
+        self, workdir: Path, *, nodes: int, username: str = "admin", password: str = "admin-secret"
+    ) -> None:
+        self.dir = workdir
+        self.port = _free_port()
+        self.username, self.password = username, password
+        self.systems = [str(uuid.uuid4()) for _ in range(nodes)]
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        hashed = bcrypt.hashpw(self.password.encode(), bcrypt.gensalt()).decode()
+        (self.dir / "htpasswd").write_text(f"{self.username}:{hashed}\n")
+        systems = [
+            {
+                "uuid": s,
+                "name": f"node{i}",
+                "power_state": "Off",
+                "nics": [{"mac": f"00:5c:52:31:3a:{i:02x}"}],
+            }
+            for i, s in enumerate(self.systems)
+        ]
+        (self.dir / "emulator.py").write_text(
+            f"SUSHY_EMULATOR_LISTEN_IP = '127.0.0.1'\n"
+            f"SUSHY_EMULATOR_LISTEN_PORT = {self.port}\n"
+            "SUSHY_EMULATOR_FAKE_DRIVER = True\n"
+            f"SUSHY_EMULATOR_AUTH_FILE = {str(self.dir / 'htpasswd')!r}\n"
+            f"SUSHY_EMULATOR_STATE_DIR = {str(self.dir / 'state')!r}\n"
+            f"SUSHY_EMULATOR_FAKE_SYSTEMS = {systems!r}\n"
+        )
+        emulator = Path(sys.executable).with_name("sushy-emulator")
+        with (self.dir / "emulator.log").open("ab") as log:
+            self._proc = subprocess.Popen(
+                [str(emulator), "--config", str(self.dir / "emulator.py")],
+                stdout=log,
+                stderr=log,
+            )
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError("sushy-emulator did not start") from None
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            self._proc.terminate()
+            self._proc.wait(timeout=10)
+            self._proc = None
+
+    def __enter__(self) -> RedfishEmulator:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
