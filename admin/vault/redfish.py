@@ -36,6 +36,15 @@ def _value(enum_or_none: object) -> str | None:
     return None if enum_or_none is None else str(getattr(enum_or_none, "value", enum_or_none))
 
 
+def _observation(system_id: str, system: Any) -> NodeObservation:
+    return NodeObservation(
+        system_id,
+        _value(system.power_state),
+        _value(system.boot.target),
+        _value(system.boot.enabled),
+    )
+
+
 class Bmc:
     """Usage: `bmc = Bmc(url, user, password)`; `bmc.ensure_provisioning_boot(system_id)`."""
 
@@ -62,12 +71,7 @@ class Bmc:
     def observe(self, system_id: str) -> NodeObservation:
         try:
             system = self._system(system_id)
-            return NodeObservation(
-                system_id,
-                _value(system.power_state),
-                _value(system.boot.target),
-                _value(system.boot.enabled),
-            )
+            return _observation(system_id, system)
         except sushy_errors.SushyError as err:
             raise _translate(err) from None
 
@@ -84,12 +88,7 @@ class Bmc:
                     )
                 system.reset_system(sushy.ResetType.ON)
                 system.refresh()
-            return NodeObservation(
-                system_id,
-                _value(system.power_state),
-                _value(system.boot.target),
-                _value(system.boot.enabled),
-            )
+            return _observation(system_id, system)
         except sushy_errors.SushyError as err:
             raise _translate(err) from None
 
