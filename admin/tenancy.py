@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg
 
-from voltcore.auth import generate_key, hash_key, redact
+from voltcore.auth import generate_key, hash_key, key_status, redact
 from voltcore.config import Tier
 from voltcore.db import Conn
 from voltcore.errors import Conflict, NotFound
@@ -63,14 +63,6 @@ async def create_user(conn: Conn, org_id: str, email: str, role: str = "member")
     return row
 
 
-def key_status(row: asyncpg.Record, now: dt.datetime) -> str:
-    if row["revoked_at"] is not None and row["revoked_at"] <= now:
-        return "revoked"
-    if row["expires_at"] is not None and row["expires_at"] <= now:
-        return "expired"
-    return "active"
-
-
 def key_object(row: asyncpg.Record, now: dt.datetime | None = None) -> dict[str, Any]:
     now = now or dt.datetime.now(dt.UTC)
     return {
@@ -80,7 +72,7 @@ def key_object(row: asyncpg.Record, now: dt.datetime | None = None) -> dict[str,
         "name": row["name"],
         "redacted_value": row["redacted_value"],
         "scopes": sorted(row["scopes"]),
-        "status": key_status(row, now),
+        "status": key_status(row["revoked_at"], row["expires_at"], now),
         "created_at": unix(row["created_at"]),
         "expires_at": unix(row["expires_at"]),
         "last_used_at": unix(row["last_used_at"]),
@@ -159,9 +151,10 @@ async def rotate_api_key(
     async with pool.acquire() as conn, conn.transaction():
         old = await get_api_key(conn, org_id, key_id, lock=True)
         now = dt.datetime.now(dt.UTC)
-        if key_status(old, now) != "active":
+        status = key_status(old["revoked_at"], old["expires_at"], now)
+        if status != "active":
             raise Conflict(
-                f"API key '{key_id}' is {key_status(old, now)} and cannot be rotated.",
+                f"API key '{key_id}' is {status} and cannot be rotated.",
                 param="key_id",
                 code="api_key_not_active",
             )

@@ -129,16 +129,27 @@ async def load_key(pool: asyncpg.Pool, secret_hash: bytes) -> KeyRecord | None:
     )
 
 
+def key_status(
+    revoked_at: dt.datetime | None, expires_at: dt.datetime | None, now: dt.datetime
+) -> Literal["active", "revoked", "expired"]:
+    """One rule for whether a key works, shared by authentication and the key API."""
+    if revoked_at is not None and revoked_at <= now:
+        return "revoked"
+    if expires_at is not None and expires_at <= now:
+        return "expired"
+    return "active"
+
+
 def principal_for(
     key: str, record: KeyRecord | None, *, trust_domain: str, now: dt.datetime
 ) -> Principal:
     """Pure: the principal a key stands for, or the 401 that says why it stands for none."""
     if record is None:
         raise AuthenticationFailed(f"Incorrect API key provided: {redact(key)}.")
-    if record.revoked_at is not None and record.revoked_at <= now:
-        raise AuthenticationFailed("This API key has been revoked.", code="revoked_api_key")
-    if record.expires_at is not None and record.expires_at <= now:
-        raise AuthenticationFailed("This API key has expired.", code="expired_api_key")
+    status = key_status(record.revoked_at, record.expires_at, now)
+    if status != "active":
+        wording = "has been revoked" if status == "revoked" else "has expired"
+        raise AuthenticationFailed(f"This API key {wording}.", code=f"{status}_api_key")
     return Principal(
         org_id=record.org_id,
         spiffe_id=spiffe_id(trust_domain, record.org_id),

@@ -86,20 +86,27 @@ async def open_leases(pool: asyncpg.Pool) -> list[asyncpg.Record]:
     )
 
 
+def _assignments(changes: dict[str, Any], first: int) -> tuple[list[str], list[Any]]:
+    """`col = $n` for each change, numbering placeholders from `first`."""
+    return [f"{c} = ${first + i}" for i, c in enumerate(changes)], list(changes.values())
+
+
 async def apply(
     pool: asyncpg.Pool | Conn, lease: asyncpg.Record, event: LeaseEvent, **changes: Any
 ) -> asyncpg.Record:
     """Persist one transition (and any field changes) if nobody moved the lease meanwhile;
     raises Conflict otherwise, and the reconciler simply looks again."""
     state = next_state(LeaseState(lease["status"]), event, lease["end_reason"])
-    sets = ["status = $3", "version = version + 1", "updated_at = now()"]
-    args: list[Any] = [lease["id"], lease["version"], state.value]
-    for column, value in changes.items():
-        args.append(value)
-        sets.append(f"{column} = ${len(args)}")
+    sets, values = _assignments(changes, 4)
     row = await pool.fetchrow(
-        f"UPDATE forge_leases SET {', '.join(sets)} WHERE id = $1 AND version = $2 RETURNING *",
-        *args,
+        f"""UPDATE forge_leases SET {
+            ", ".join(["status = $3", "version = version + 1", "updated_at = now()", *sets])
+        }
+            WHERE id = $1 AND version = $2 RETURNING *""",
+        lease["id"],
+        lease["version"],
+        state.value,
+        *values,
     )
     if row is None:
         raise Conflict(f"Lease {lease['id']} changed concurrently.", code="lease_changed")
@@ -108,13 +115,12 @@ async def apply(
 
 async def record(pool: asyncpg.Pool, lease: asyncpg.Record, **changes: Any) -> asyncpg.Record:
     """Update observations (last_error, conditions) without a state change."""
-    sets, args = [], [lease["id"]]
-    for column, value in changes.items():
-        args.append(value)
-        sets.append(f"{column} = ${len(args)}")
+    sets, values = _assignments(changes, 2)
     row = await pool.fetchrow(
-        f"UPDATE forge_leases SET {', '.join(sets)}, updated_at = now() WHERE id = $1 RETURNING *",
-        *args,
+        f"UPDATE forge_leases SET {', '.join([*sets, 'updated_at = now()'])} WHERE id = $1 "
+        "RETURNING *",
+        lease["id"],
+        *values,
     )
     assert row is not None
     return row
