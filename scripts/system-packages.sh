@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Debian packages the project needs beyond Python wheels: libtss2-dev to build tpm2-pytss (the
-# attestation agent's TPM bindings) and swtpm, the software TPM the tests attest against.
+# attestation agent's TPM bindings), swtpm, the software TPM the tests attest against, and
+# Chromium, the headless browser the console tests drive (through playwright).
 # Idempotent: installs only what is missing.
 set -euo pipefail
-PKGS=(libtss2-dev swtpm swtpm-tools)
+PKGS=(libtss2-dev swtpm swtpm-tools chromium)
 installed=$(dpkg-query -W -f='${Package} ${Status}\n' "${PKGS[@]}" 2>/dev/null || true)
 missing=()
 for p in "${PKGS[@]}"; do
