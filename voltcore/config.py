@@ -29,6 +29,11 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8080
 
+    # The base URL users and browsers reach this service at (behind a TLS proxy, its https
+    # URL): device-flow verification links and OIDC redirects are built from it. Unset, each
+    # request's own origin is used, which is right for the embedded default.
+    public_url: str | None = None
+
     trust_domain: str = "volt.local"
     service_name: str = "volt-admin"
     pod: str = "volt-local-0"
@@ -54,3 +59,11 @@ class Settings(BaseSettings):
     @property
     def pgdata(self) -> Path:
         return self.data_dir / "pg"
+
+    # Uploaded fine-tuning files and trained adapters, shared by admin, the fine-tuning workers
+    # and Spark (a shared volume past one machine). Unset: `data_dir / "artifacts"`.
+    artifact_dir: Path | None = None
+
+    @property
+    def artifacts(self) -> Path:
+        return self.artifact_dir or self.data_dir / "artifacts"

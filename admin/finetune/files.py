@@ -1,0 +1,182 @@
+"""The Files API (`/v1/files`): multipart uploads of chat JSONL, checked line by line as they
+stream in, stored in the artifact store; list, retrieve, delete."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from pathlib import Path
+from typing import BinaryIO, Literal
+
+from aiohttp import BodyPartReader, web
+
+from admin.finetune import artifacts, store
+from admin.finetune.appkeys import FINETUNE_SETTINGS
+from admin.finetune.dataset import DatasetError, LineValidator
+from voltcore.appkeys import POOL, PRINCIPAL, SETTINGS
+from voltcore.errors import Conflict, InvalidRequest, PayloadTooLarge
+from voltcore.http import json_response
+from voltcore.pagination import ListParams, keyset_page, list_object
+from voltcore.validation import parse_query
+
+routes = web.RouteTableDef()
+PURPOSES = ("fine-tune",)
+_CHUNK = 1 << 16
+
+
+class FileListParams(ListParams):
+    purpose: Literal["fine-tune"] | None = None
+
+
+async def _small_field(part: BodyPartReader, name: str) -> str:
+    data = await part.read_chunk(256)
+    if not part.at_eof():
+        raise InvalidRequest(f"'{name}' is too long.", param=name, code="invalid_value")
+    return data.decode(errors="replace")
+
+
+def _filename(part: BodyPartReader) -> str:
+    # Only the last path component, as browsers send it; it is metadata, never a path here.
+    name = Path(part.filename or "file.jsonl").name
+    return name[:255] or "file.jsonl"
+
+
+async def _receive(part: BodyPartReader, tmp: Path, limit: int) -> tuple[int, int, str]:
+    """Stream the file part to `tmp`, checking each line; returns (bytes, examples, sha256)."""
+    validator, digest, size = LineValidator(), hashlib.sha256(), 0
+    out: BinaryIO = await asyncio.to_thread(tmp.open, "wb")
+    try:
+        while chunk := await part.read_chunk(_CHUNK):
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(
+                    f"The file is larger than the limit of {limit} bytes.", param="file"
+                )
+            validator.feed(chunk)
+            digest.update(chunk)
+            await asyncio.to_thread(out.write, chunk)
+        validator.close()
+    except DatasetError as err:
+        raise InvalidRequest(
+            f"Invalid fine-tuning data at line {err.line}: {err.reason}. Each line must be a "
+            'JSON object like {"messages": [{"role": "user", "content": "..."}, '
+            '{"role": "assistant", "content": "..."}]}.',
+            param="file",
+            code="invalid_file_format",
+        ) from None
+    finally:
+        await asyncio.to_thread(out.close)
+    return size, validator.examples, digest.hexdigest()
+
+
+@routes.post("/v1/files")
+async def create_file(request: web.Request) -> web.Response:
+    """Usage: `curl -F purpose=fine-tune -F file=@train.jsonl $VOLT/v1/files`."""
+    if request.content_type != "multipart/form-data":
+        raise InvalidRequest(
+            "Upload files as multipart/form-data with the fields 'file' and 'purpose'.",
+            code="invalid_content_type",
+        )
+    org = request[PRINCIPAL].org_id
+    root = request.app[SETTINGS].artifacts
+    limit = request.app[FINETUNE_SETTINGS].max_file_bytes
+    file_id = store.new_file_id()
+    key = artifacts.file_key(org, file_id)
+    tmp = artifacts.staging(root, key)
+    purpose: str | None = None
+    received: tuple[int, int, str] | None = None
+    filename = ""
+    try:
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            if not isinstance(part, BodyPartReader):
+                raise InvalidRequest("Nested multipart bodies are not supported.", param="file")
+            if part.name == "purpose":
+                purpose = await _small_field(part, "purpose")
+            elif part.name == "file" and received is None:
+                filename = _filename(part)
+                received = await _receive(part, tmp, limit)
+            else:
+                name = part.name or "(unnamed)"
+                raise InvalidRequest(
+                    f"Unrecognized request argument supplied: {name}",
+                    param=name,
+                    code="unknown_parameter",
+                )
+        if purpose is None:
+            raise InvalidRequest(
+                "Missing required parameter: 'purpose'.",
+                param="purpose",
+                code="missing_required_parameter",
+            )
+        if purpose not in PURPOSES:
+            raise InvalidRequest(
+                f"Invalid value for 'purpose': only {', '.join(PURPOSES)} is supported.",
+                param="purpose",
+                code="invalid_value",
+            )
+        if received is None:
+            raise InvalidRequest(
+                "Missing required parameter: 'file'.",
+                param="file",
+                code="missing_required_parameter",
+            )
+        size, examples, sha256 = received
+        await asyncio.to_thread(artifacts.publish, root, tmp, key)
+        row = await store.insert_file(
+            request.app[POOL],
+            org,
+            file_id,
+            filename=filename,
+            size=size,
+            examples=examples,
+            sha256=sha256,
+        )
+    except BaseException:
+        await asyncio.to_thread(artifacts.remove, tmp)
+        if received is not None:
+            await asyncio.to_thread(artifacts.remove, root / key)
+        raise
+    return json_response(store.file_object(row))
+
+
+@routes.get("/v1/files")
+async def list_files(request: web.Request) -> web.Response:
+    params = parse_query(request, FileListParams)
+    rows, more = await keyset_page(
+        request.app[POOL],
+        "ft_files",
+        request[PRINCIPAL].org_id,
+        limit=params.limit,
+        after=params.after,
+        where="$5::text IS NULL OR purpose = $5",
+        args=(params.purpose,),
+    )
+    return json_response(list_object([store.file_object(r) for r in rows], has_more=more))
+
+
+@routes.get("/v1/files/{file_id}")
+async def get_file(request: web.Request) -> web.Response:
+    row = await store.get_file(
+        request.app[POOL], request[PRINCIPAL].org_id, request.match_info["file_id"]
+    )
+    return json_response(store.file_object(row))
+
+
+@routes.delete("/v1/files/{file_id}")
+async def delete_file(request: web.Request) -> web.Response:
+    org, file_id = request[PRINCIPAL].org_id, request.match_info["file_id"]
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        # Serialised with job creation, which holds the file FOR SHARE while it inserts a job.
+        await store.get_file(conn, org, file_id, lock="FOR UPDATE")
+        if await store.file_in_use(conn, org, file_id):
+            raise Conflict(
+                f"File '{file_id}' is used by a fine-tuning job that has not finished; "
+                "cancel the job or wait for it to end.",
+                param="file_id",
+                code="file_in_use",
+            )
+        await conn.execute("DELETE FROM ft_files WHERE org_id = $1 AND id = $2", org, file_id)
+    root = request.app[SETTINGS].artifacts
+    await asyncio.to_thread(artifacts.remove, root / artifacts.file_key(org, file_id))
+    return json_response({"id": file_id, "object": "file", "deleted": True})

@@ -1,0 +1,297 @@
+"""Fine-tuning rows in Postgres: files, jobs (transitions guarded by the row version, claims
+with `FOR UPDATE SKIP LOCKED`), events, and the fine-tuned model registry Spark reads."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any, TypeAlias
+
+import asyncpg
+
+from admin.finetune.states import OPEN, JobEvent, JobState, next_state
+from admin.tenancy import unix
+from voltcore.db import Conn
+from voltcore.errors import Conflict, InvalidRequest, NotFound
+from voltcore.ids import random_base62
+
+# A pool, or a connection inside a transaction.
+Db: TypeAlias = "asyncpg.Pool | Conn"
+
+
+def new_file_id() -> str:
+    return f"file-{random_base62(24)}"
+
+
+def new_job_id() -> str:
+    return f"ftjob-{random_base62(24)}"
+
+
+# ------------------------------------------------------------------ files
+
+
+async def insert_file(
+    db: Db, org_id: str, file_id: str, *, filename: str, size: int, examples: int, sha256: str
+) -> asyncpg.Record:
+    row = await db.fetchrow(
+        """INSERT INTO ft_files (id, org_id, filename, purpose, bytes, examples, sha256)
+           VALUES ($1, $2, $3, 'fine-tune', $4, $5, $6) RETURNING *""",
+        file_id,
+        org_id,
+        filename,
+        size,
+        examples,
+        sha256,
+    )
+    assert row is not None
+    return row
+
+
+async def get_file(db: Db, org_id: str, file_id: str, *, lock: str = "") -> asyncpg.Record:
+    """`lock` is `""`, `"FOR SHARE"` or `"FOR UPDATE"` (inside a transaction)."""
+    row = await db.fetchrow(
+        f"SELECT * FROM ft_files WHERE org_id = $1 AND id = $2 {lock}", org_id, file_id
+    )
+    if row is None:
+        raise NotFound(f"No such file: '{file_id}'.", param="file_id")
+    return row
+
+
+async def file_in_use(db: Db, org_id: str, file_id: str) -> bool:
+    return bool(
+        await db.fetchval(
+            """SELECT EXISTS (SELECT 1 FROM ft_jobs WHERE org_id = $1
+                                AND $2 IN (training_file, validation_file)
+                                AND status = ANY($3::text[]))""",
+            org_id,
+            file_id,
+            list(OPEN),
+        )
+    )
+
+
+def file_object(row: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "object": "file",
+        "bytes": row["bytes"],
+        "created_at": unix(row["created_at"]),
+        "expires_at": None,
+        "filename": row["filename"],
+        "purpose": row["purpose"],
+        # Only files that passed validation are stored.
+        "status": "processed",
+        "status_details": None,
+    }
+
+
+# ------------------------------------------------------------------ jobs
+
+
+async def insert_job(db: Db, org_id: str, job_id: str, **fields: Any) -> asyncpg.Record:
+    cols = ["id", "org_id", "status", *fields]
+    values = [job_id, org_id, JobState.VALIDATING_FILES.value, *fields.values()]
+    placeholders = ", ".join(f"${i}" for i in range(1, len(cols) + 1))
+    row = await db.fetchrow(
+        f"INSERT INTO ft_jobs ({', '.join(cols)}) VALUES ({placeholders}) RETURNING *", *values
+    )
+    assert row is not None
+    return row
+
+
+async def get_job(db: Db, org_id: str, job_id: str) -> asyncpg.Record:
+    row = await db.fetchrow("SELECT * FROM ft_jobs WHERE org_id = $1 AND id = $2", org_id, job_id)
+    if row is None:
+        raise NotFound(f"No such fine-tuning job: '{job_id}'.", param="job_id")
+    return row
+
+
+def _assignments(changes: dict[str, Any], first: int) -> tuple[list[str], list[Any]]:
+    """`col = $n` for each change, numbering placeholders from `first`."""
+    return [f"{c} = ${first + i}" for i, c in enumerate(changes)], list(changes.values())
+
+
+async def apply(db: Db, job: asyncpg.Record, event: JobEvent, **changes: Any) -> asyncpg.Record:
+    """Persist one transition (and field changes) if nobody moved the job meanwhile; Conflict
+    otherwise (the caller looks again)."""
+    state = next_state(JobState(job["status"]), event)
+    sets, values = _assignments(changes, 4)
+    if state in (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED):
+        sets.append("finished_at = now()")
+    row = await db.fetchrow(
+        f"""UPDATE ft_jobs SET {
+            ", ".join(["status = $3", "version = version + 1", "updated_at = now()", *sets])
+        } WHERE id = $1 AND version = $2 RETURNING *""",
+        job["id"],
+        job["version"],
+        state.value,
+        *values,
+    )
+    if row is None:
+        raise Conflict(f"Job {job['id']} changed concurrently.", code="job_changed")
+    return row
+
+
+async def lock_next(conn: Conn, state: JobState) -> asyncpg.Record | None:
+    """The oldest job in `state` that no other worker holds, locked for this transaction."""
+    return await conn.fetchrow(
+        """SELECT * FROM ft_jobs WHERE status = $1 ORDER BY created_at, id
+           LIMIT 1 FOR UPDATE SKIP LOCKED""",
+        state.value,
+    )
+
+
+async def claim(pool: asyncpg.Pool, worker: str) -> asyncpg.Record | None:
+    """Take the oldest queued job: several workers never take the same one."""
+    async with pool.acquire() as conn, conn.transaction():
+        job = await lock_next(conn, JobState.QUEUED)
+        if job is None:
+            return None
+        return await apply(
+            conn,
+            job,
+            JobEvent.CLAIM,
+            worker=worker,
+            heartbeat_at=_now(),
+            attempts=job["attempts"] + 1,
+            started_at=job["started_at"] or _now(),
+        )
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+async def heartbeat(
+    pool: asyncpg.Pool, job_id: str, worker: str, estimated_finish: dt.datetime | None = None
+) -> bool:
+    """False once the job is no longer this worker's to run (cancelled, or given away)."""
+    return bool(
+        await pool.fetchval(
+            """UPDATE ft_jobs SET heartbeat_at = now(),
+                      estimated_finish = COALESCE($3, estimated_finish)
+               WHERE id = $1 AND worker = $2 AND status = 'running' RETURNING true""",
+            job_id,
+            worker,
+            estimated_finish,
+        )
+    )
+
+
+async def lost_jobs(pool: asyncpg.Pool, lost_after_s: float) -> list[asyncpg.Record]:
+    """Running jobs whose worker has been silent too long."""
+    return list(
+        await pool.fetch(
+            """SELECT * FROM ft_jobs WHERE status = 'running'
+               AND heartbeat_at < now() - make_interval(secs => $1)""",
+            lost_after_s,
+        )
+    )
+
+
+def job_object(row: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "object": "fine_tuning.job",
+        "created_at": unix(row["created_at"]),
+        "error": row["error"],
+        "fine_tuned_model": row["fine_tuned_model"],
+        "finished_at": unix(row["finished_at"]),
+        "hyperparameters": row["hyperparameters"],
+        "model": row["model"],
+        "organization_id": row["org_id"],
+        "result_files": [],
+        "seed": row["seed"],
+        "status": row["status"],
+        "trained_tokens": row["trained_tokens"],
+        "training_file": row["training_file"],
+        "validation_file": row["validation_file"],
+        "estimated_finish": unix(row["estimated_finish"]),
+        # Volt extensions
+        "suffix": row["suffix"],
+        "lora": row["lora"],
+    }
+
+
+def error_object(code: str, message: str, param: str | None = None) -> dict[str, Any]:
+    return {"code": code, "message": message, "param": param}
+
+
+# ------------------------------------------------------------------ events
+
+
+async def add_event(
+    db: Db,
+    job: asyncpg.Record,
+    message: str,
+    *,
+    level: str = "info",
+    type: str = "message",
+    data: dict[str, Any] | None = None,
+) -> None:
+    await add_events(db, job, [(level, type, message, data)])
+
+
+async def add_events(
+    db: Db, job: asyncpg.Record, events: Sequence[tuple[str, str, str, dict[str, Any] | None]]
+) -> None:
+    """Many at once (a batch of per-step metrics): `(level, type, message, data)` each."""
+    await db.executemany(
+        """INSERT INTO ft_events (id, job_id, org_id, level, type, message, data)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)""",
+        [(f"ftevent-{random_base62(24)}", job["id"], job["org_id"], *event) for event in events],
+    )
+
+
+async def events_page(
+    db: Db, job_id: str, *, limit: int, after: str | None
+) -> tuple[list[asyncpg.Record], bool]:
+    """Newest first; `after` is the last id of the previous page."""
+    cursor = None
+    if after is not None:
+        cursor = await db.fetchval(
+            "SELECT seq FROM ft_events WHERE job_id = $1 AND id = $2", job_id, after
+        )
+        if cursor is None:
+            raise InvalidRequest(
+                f"Invalid cursor: '{after}'.", param="after", code="invalid_cursor"
+            )
+    rows = await db.fetch(
+        """SELECT * FROM ft_events WHERE job_id = $1 AND ($2::bigint IS NULL OR seq < $2)
+           ORDER BY seq DESC LIMIT $3""",
+        job_id,
+        cursor,
+        limit + 1,
+    )
+    return list(rows[:limit]), len(rows) > limit
+
+
+def event_object(row: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "object": "fine_tuning.job.event",
+        "created_at": unix(row["created_at"]),
+        "level": row["level"],
+        "message": row["message"],
+        "data": row["data"],
+        "type": row["type"],
+    }
+
+
+# ------------------------------------------------------------------ fine-tuned models
+
+
+async def register_model(
+    db: Db, job: asyncpg.Record, model_id: str, adapter: str
+) -> asyncpg.Record:
+    row = await db.fetchrow(
+        """INSERT INTO ft_models (id, org_id, base_model, job_id, adapter)
+           VALUES ($1, $2, $3, $4, $5) RETURNING *""",
+        model_id,
+        job["org_id"],
+        job["model"],
+        job["id"],
+        adapter,
+    )
+    assert row is not None
+    return row
