@@ -4,6 +4,8 @@ A key is `volt_sk_live_` + 40 random base62 characters (238 bits) + a 6-characte
 checksum, so a mistyped or truncated key is rejected without touching the database and secret
 scanners can recognise leaked keys. Only the SHA-256 of a key is stored; the key being
 high-entropy, a fast hash is enough (no salt or stretching needed, as for GitHub's tokens).
+OAuth access and refresh tokens (device flow) have the same shape under their own prefixes,
+`volt_at_` and `volt_rt_`; an access token authenticates wherever a key does.
 """
 
 from __future__ import annotations
@@ -23,9 +25,13 @@ from voltcore.ids import ALPHABET, random_base62, spiffe_id
 from voltcore.writers import BatchWriter
 
 KEY_PREFIX = "volt_sk_live_"
+ACCESS_TOKEN_PREFIX = "volt_at_"  # noqa: S105 (a prefix, not a secret)
+REFRESH_TOKEN_PREFIX = "volt_rt_"  # noqa: S105
 _RANDOM_LEN = 40
 _CHECK_LEN = 6
-_KEY_RE = re.compile(rf"^{KEY_PREFIX}([A-Za-z0-9]{{{_RANDOM_LEN}}})([A-Za-z0-9]{{{_CHECK_LEN}}})$")
+_SECRET_RE = re.compile(
+    rf"^(volt_sk_live_|volt_at_|volt_rt_)([A-Za-z0-9]{{{_RANDOM_LEN}}})([A-Za-z0-9]{{{_CHECK_LEN}}})$"
+)
 
 Scope = Literal["read", "write"]
 ALL_SCOPES: tuple[Scope, ...] = ("read", "write")
@@ -40,14 +46,19 @@ def _checksum(body: str) -> str:
     return out
 
 
-def generate_key() -> str:
+def generate_secret(prefix: str) -> str:
+    """A fresh credential under one of the known prefixes (key, access or refresh token)."""
     body = random_base62(_RANDOM_LEN)
-    return f"{KEY_PREFIX}{body}{_checksum(body)}"
+    return f"{prefix}{body}{_checksum(body)}"
+
+
+def generate_key() -> str:
+    return generate_secret(KEY_PREFIX)
 
 
 def is_well_formed(key: str) -> bool:
-    match = _KEY_RE.match(key)
-    return bool(match) and _checksum(match[1]) == match[2]  # type: ignore[index]
+    match = _SECRET_RE.match(key)
+    return bool(match) and _checksum(match[2]) == match[3]  # type: ignore[index]
 
 
 def hash_key(key: str) -> bytes:
@@ -55,7 +66,10 @@ def hash_key(key: str) -> bytes:
 
 
 def redact(key: str) -> str:
-    return f"{KEY_PREFIX}...{key[-4:]}"
+    prefix = next(
+        (p for p in (ACCESS_TOKEN_PREFIX, REFRESH_TOKEN_PREFIX) if key.startswith(p)), KEY_PREFIX
+    )
+    return f"{prefix}...{key[-4:]}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +115,8 @@ def bearer_token(header: str | None) -> str:
 
 @dataclass(frozen=True, slots=True)
 class KeyRecord:
-    """What authentication needs to know about a key, as read from the database."""
+    """What authentication needs to know about a key (or an OAuth access token, whose id is
+    then `key_id`), as read from the database."""
 
     key_id: str
     org_id: str
@@ -109,6 +124,28 @@ class KeyRecord:
     scopes: frozenset[str]
     expires_at: dt.datetime | None
     revoked_at: dt.datetime | None
+    kind: Literal["api_key", "oauth_token"] = "api_key"
+
+
+async def load_access_token(pool: asyncpg.Pool, secret_hash: bytes) -> KeyRecord | None:
+    """Only access tokens: a refresh token is good at the token endpoint and nowhere else."""
+    row = await pool.fetchrow(
+        """SELECT t.id, t.org_id, o.tier, t.scopes, t.expires_at, t.revoked_at
+           FROM oauth_tokens t JOIN orgs o ON o.id = t.org_id
+           WHERE t.token_hash = $1 AND t.kind = 'access'""",
+        secret_hash,
+    )
+    if row is None:
+        return None
+    return KeyRecord(
+        row["id"],
+        row["org_id"],
+        row["tier"],
+        frozenset(row["scopes"]),
+        row["expires_at"],
+        row["revoked_at"],
+        kind="oauth_token",
+    )
 
 
 async def load_key(pool: asyncpg.Pool, secret_hash: bytes) -> KeyRecord | None:
@@ -145,19 +182,30 @@ def principal_for(
 ) -> Principal:
     """Pure: the principal a key stands for, or the 401 that says why it stands for none."""
     if record is None:
+        if key.startswith(ACCESS_TOKEN_PREFIX):
+            raise AuthenticationFailed(
+                f"Incorrect access token provided: {redact(key)}.", code="invalid_token"
+            )
+        if key.startswith(REFRESH_TOKEN_PREFIX):
+            raise AuthenticationFailed(
+                "A refresh token is not a bearer credential; exchange it at /oauth/token.",
+                code="invalid_token",
+            )
         raise AuthenticationFailed(f"Incorrect API key provided: {redact(key)}.")
     status = key_status(record.revoked_at, record.expires_at, now)
     if status != "active":
         wording = "has been revoked" if status == "revoked" else "has expired"
+        if record.kind == "oauth_token":
+            raise AuthenticationFailed(f"This access token {wording}.", code=f"{status}_token")
         raise AuthenticationFailed(f"This API key {wording}.", code=f"{status}_api_key")
     return Principal(
         org_id=record.org_id,
         spiffe_id=spiffe_id(trust_domain, record.org_id),
-        kind="api_key",
+        kind=record.kind,
         subject=record.key_id,
         scopes=record.scopes,
         tier=record.tier,
-        api_key_id=record.key_id,
+        api_key_id=record.key_id if record.kind == "api_key" else None,
     )
 
 

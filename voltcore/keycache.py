@@ -1,4 +1,5 @@
-"""API-key authentication with a cache that revocation clears within a second everywhere.
+"""API-key (and OAuth access token) authentication with a cache that revocation clears within a
+second everywhere.
 
 Every process keeps resolved keys in memory and LISTENs on Postgres channel `volt_api_keys`,
 which a trigger notifies on any change to a key. While the listening connection is down the
@@ -18,10 +19,12 @@ from typing import Any
 import asyncpg
 
 from voltcore.auth import (
+    ACCESS_TOKEN_PREFIX,
     KeyRecord,
     Principal,
     hash_key,
     is_well_formed,
+    load_access_token,
     load_key,
     principal_for,
 )
@@ -73,7 +76,10 @@ class KeyAuthenticator:
         digest = hash_key(key)
         record = self._cached(digest)
         if record is None:
-            record = await load_key(self._pool, digest)
+            # OAuth access tokens live in their own table; both kinds share this cache and its
+            # invalidation channel (the token table's trigger notifies with the token id).
+            load = load_access_token if key.startswith(ACCESS_TOKEN_PREFIX) else load_key
+            record = await load(self._pool, digest)
             if record is not None and self._listening:
                 if len(self._cache) >= self._max:
                     self._cache.clear()

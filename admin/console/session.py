@@ -1,0 +1,30 @@
+"""The console session behind a request: its cookie, looked up (never cached, so logout and
+expiry hold at once), and the principal it stands for, recorded in the audit log."""
+
+from __future__ import annotations
+
+import hmac
+
+from aiohttp import web
+
+from admin.oidc.store import Session, load_session
+from voltcore.appkeys import POOL, PRINCIPAL, SETTINGS
+
+SESSION_COOKIE = "volt_session"
+
+
+async def current_session(request: web.Request) -> Session | None:
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie or len(cookie) > 128:
+        return None
+    session = await load_session(request.app[POOL], cookie, request.app[SETTINGS].trust_domain)
+    if session is not None:
+        request[PRINCIPAL] = session.principal
+    return session
+
+
+def csrf_ok(session: Session, submitted: object) -> bool:
+    """The form's token is the session's (constant time): a cross-site form cannot know it."""
+    return isinstance(submitted, str) and hmac.compare_digest(
+        submitted.encode(), session.csrf_token.encode()
+    )

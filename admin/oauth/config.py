@@ -1,0 +1,27 @@
+"""Device-flow settings: which public clients may ask, code and token lifetimes, poll interval."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class OAuthSettings(BaseSettings):
+    """Usage: `OAuthSettings()` reads `VOLT_OAUTH_*`."""
+
+    model_config = SettingsConfigDict(env_prefix="VOLT_OAUTH_", extra="ignore")
+
+    # Public clients (no secret: a CLI cannot keep one) allowed to start a device flow.
+    client_ids: list[str] = Field(default_factory=lambda: ["volt-cli"])
+    device_code_ttl_s: int = Field(600, ge=1, le=3600)
+    # RFC 8628's default minimum poll interval.
+    interval_s: int = Field(5, ge=1, le=60)
+    access_token_ttl_s: int = Field(3600, ge=60, le=86_400)
+    refresh_token_ttl_s: int = Field(30 * 86_400, ge=3600)
+    # Wrong user codes a console session may enter per window before it must wait.
+    verify_max_failures: int = Field(5, ge=1)
+    verify_window_s: int = Field(300, ge=10)
+
+
+OAUTH_SETTINGS = web.AppKey("oauth_settings", OAuthSettings)

@@ -1,0 +1,187 @@
+"""Sign-ins in progress and console sessions in Postgres; both keyed by the SHA-256 of the
+value the browser holds, so the table alone lets no one in."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+import asyncpg
+
+from admin.oidc.config import Role
+from admin.oidc.pkce import LoginSecrets
+from voltcore.auth import Principal
+from voltcore.ids import new_id, spiffe_id
+
+
+def _digest(value: str) -> bytes:
+    return hashlib.sha256(value.encode()).digest()
+
+
+async def save_login(
+    pool: asyncpg.Pool, provider: str, login: LoginSecrets, return_to: str, ttl_s: int
+) -> None:
+    await pool.execute(
+        "DELETE FROM oidc_logins WHERE expires_at < now()"  # abandoned sign-ins
+    )
+    await pool.execute(
+        """INSERT INTO oidc_logins (state_hash, provider, nonce, code_verifier, return_to,
+                                    expires_at)
+           VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6))""",
+        _digest(login.state),
+        provider,
+        login.nonce,
+        login.verifier,
+        return_to,
+        float(ttl_s),
+    )
+
+
+@dataclass(frozen=True)
+class PendingLogin:
+    provider: str
+    secrets: LoginSecrets
+    return_to: str
+
+
+async def take_login(pool: asyncpg.Pool, state: str) -> PendingLogin | None:
+    """Single use: the row is gone once taken, so a replayed callback (same state, same
+    nonce) finds nothing."""
+    row = await pool.fetchrow(
+        "DELETE FROM oidc_logins WHERE state_hash = $1 RETURNING *, expires_at > now() AS live",
+        _digest(state),
+    )
+    if row is None or not row["live"]:
+        return None
+    return PendingLogin(
+        row["provider"], LoginSecrets(state, row["nonce"], row["code_verifier"]), row["return_to"]
+    )
+
+
+class UnknownOrg(Exception):
+    """The mapping names an org that does not exist (a configuration error)."""
+
+
+@dataclass(frozen=True)
+class NewSession:
+    cookie: str
+    csrf_token: str
+
+
+async def open_session(
+    pool: asyncpg.Pool,
+    *,
+    org_id: str,
+    email: str,
+    role: Role,
+    provider: str,
+    ttl_s: int,
+) -> NewSession:
+    """The user (created on first sign-in, role refreshed from the IdP every time) and a
+    fresh session for them."""
+    cookie, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    async with pool.acquire() as conn, conn.transaction():
+        try:
+            user = await conn.fetchrow(
+                """INSERT INTO users (id, org_id, email, role) VALUES ($1, $2, $3, $4)
+                   ON CONFLICT (org_id, email) DO UPDATE SET role = EXCLUDED.role
+                   RETURNING id""",
+                new_id("user"),
+                org_id,
+                email,
+                role,
+            )
+        except asyncpg.ForeignKeyViolationError as err:
+            raise UnknownOrg(org_id) from err
+        assert user is not None
+        await conn.execute(
+            """INSERT INTO console_sessions (id, session_hash, org_id, user_id, role, provider,
+                                            csrf_token, expires_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(secs => $8))""",
+            new_id("sess"),
+            _digest(cookie),
+            org_id,
+            user["id"],
+            role,
+            provider,
+            csrf,
+            float(ttl_s),
+        )
+    return NewSession(cookie, csrf)
+
+
+ROLE_SCOPES: dict[str, frozenset[str]] = {
+    "admin": frozenset({"read", "write"}),
+    "member": frozenset({"read"}),
+}
+
+
+@dataclass(frozen=True)
+class Session:
+    id: str
+    org_id: str
+    org_name: str
+    user_id: str
+    email: str
+    role: Role
+    csrf_token: str
+    failed_codes: int
+    failed_since: dt.datetime | None
+    principal: Principal
+
+
+async def load_session(pool: asyncpg.Pool, cookie: str, trust_domain: str) -> Session | None:
+    row = await pool.fetchrow(
+        """SELECT s.*, o.name AS org_name, o.tier, u.email FROM console_sessions s
+           JOIN orgs o ON o.id = s.org_id JOIN users u ON u.id = s.user_id
+           WHERE s.session_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now()""",
+        _digest(cookie),
+    )
+    if row is None:
+        return None
+    principal = Principal(
+        org_id=row["org_id"],
+        spiffe_id=spiffe_id(trust_domain, row["org_id"]),
+        kind="session",
+        subject=row["user_id"],
+        scopes=ROLE_SCOPES[row["role"]],
+        tier=row["tier"],
+    )
+    return Session(
+        row["id"],
+        row["org_id"],
+        row["org_name"],
+        row["user_id"],
+        row["email"],
+        row["role"],
+        row["csrf_token"],
+        row["failed_codes"],
+        row["failed_since"],
+        principal,
+    )
+
+
+async def end_session(pool: asyncpg.Pool, cookie: str) -> None:
+    await pool.execute(
+        "UPDATE console_sessions SET revoked_at = now() WHERE session_hash = $1 "
+        "AND revoked_at IS NULL",
+        _digest(cookie),
+    )
+
+
+async def record_code_failure(pool: asyncpg.Pool, session_id: str, window_s: int) -> None:
+    """Count a wrong user code; a new window starts once the last one has passed."""
+    await pool.execute(
+        """UPDATE console_sessions SET
+               failed_codes = CASE WHEN failed_since IS NULL
+                   OR failed_since < now() - make_interval(secs => $2) THEN 1
+                   ELSE failed_codes + 1 END,
+               failed_since = CASE WHEN failed_since IS NULL
+                   OR failed_since < now() - make_interval(secs => $2) THEN now()
+                   ELSE failed_since END
+           WHERE id = $1""",
+        session_id,
+        float(window_s),
+    )

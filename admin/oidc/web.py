@@ -1,0 +1,47 @@
+"""Where the service is reached from, and cookies set accordingly (Secure over TLS)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from voltcore.appkeys import SETTINGS
+
+
+def public_base(request: web.Request) -> str:
+    """`https://volt.example.com`: configured, or this request's own origin."""
+    configured = request.app[SETTINGS].public_url
+    if configured:
+        return configured.rstrip("/")
+    return f"{request.scheme}://{request.host}"
+
+
+def served_over_tls(request: web.Request) -> bool:
+    return request.secure or public_base(request).startswith("https://")
+
+
+def set_cookie(
+    response: web.StreamResponse,
+    request: web.Request,
+    name: str,
+    value: str,
+    *,
+    max_age: int,
+    path: str = "/",
+) -> None:
+    """HttpOnly (no script reads it), SameSite=Lax (no cross-site POST carries it, while the
+    IdP's redirect back, a top-level GET, still does), Secure whenever served over TLS."""
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path=path,
+        httponly=True,
+        samesite="Lax",
+        secure=served_over_tls(request),
+    )
+
+
+def clear_cookie(
+    response: web.StreamResponse, request: web.Request, name: str, path: str = "/"
+) -> None:
+    set_cookie(response, request, name, "", max_age=0, path=path)
