@@ -16,7 +16,9 @@ from aiohttp import web
 from admin.app import create_app
 from admin.bootstrap import bootstrap_org
 from tests.support.client import Client
+from tests.support.forge import cluster, forge  # noqa: F401 (session fixtures shared by every directory)
 from tests.support.openapi import Spec
+from tests.support.spark import api, spark  # noqa: F401 (as above)
 from voltcore.config import Settings
 from voltcore.db import EmbeddedPostgres, Pool, create_pool, migrate
 

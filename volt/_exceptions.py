@@ -1,0 +1,188 @@
+"""Exceptions, shaped like openai-python's: one class per HTTP error, each carrying the
+error object and the request id (`x-request-id`) to quote in a support request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import orjson
+
+from volt.types.common import ErrorObject
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConflictError",
+    "InternalServerError",
+    "NotFoundError",
+    "OAuthError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "UnprocessableEntityError",
+    "VoltError",
+]
+
+
+class VoltError(Exception):
+    """Base of every exception this package raises."""
+
+
+class APIError(VoltError):
+    """An API call failed. `error` is the server's error object when it sent one.
+
+    Usage: `except volt.APIError as e: print(e.message, e.request_id)`.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        request: httpx.Request,
+        *,
+        error: ErrorObject | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.request = request
+        self.error = error
+        self.request_id = request_id
+
+    @property
+    def code(self) -> str | None:
+        return self.error.code if self.error else None
+
+    @property
+    def param(self) -> str | None:
+        return self.error.param if self.error else None
+
+    @property
+    def type(self) -> str | None:
+        return self.error.type if self.error else None
+
+
+class APIConnectionError(APIError):
+    """The server could not be reached, or the connection broke (after retries)."""
+
+    def __init__(self, request: httpx.Request, message: str = "Connection error.") -> None:
+        super().__init__(message, request)
+
+
+class APITimeoutError(APIConnectionError):
+    """The request timed out (after retries)."""
+
+    def __init__(self, request: httpx.Request) -> None:
+        super().__init__(request, "Request timed out.")
+
+
+class APIStatusError(APIError):
+    """The server answered with a 4xx or 5xx status."""
+
+    status_code: int
+
+    def __init__(
+        self,
+        message: str,
+        response: httpx.Response,
+        *,
+        error: ErrorObject | None = None,
+        body: Any = None,
+    ) -> None:
+        super().__init__(
+            message,
+            response.request,
+            error=error,
+            request_id=response.headers.get("x-request-id"),
+        )
+        self.response = response
+        self.status_code = response.status_code
+        self.body = body
+
+    def __str__(self) -> str:
+        parts = [f"{self.status_code} {self.message}"]
+        if self.code:
+            parts.append(f"code={self.code}")
+        if self.request_id:
+            parts.append(f"request_id={self.request_id}")
+        return " ".join(parts)
+
+
+class BadRequestError(APIStatusError):
+    status_code = 400
+
+
+class AuthenticationError(APIStatusError):
+    status_code = 401
+
+
+class PermissionDeniedError(APIStatusError):
+    status_code = 403
+
+
+class NotFoundError(APIStatusError):
+    status_code = 404
+
+
+class ConflictError(APIStatusError):
+    status_code = 409
+
+
+class UnprocessableEntityError(APIStatusError):
+    status_code = 422
+
+
+class RateLimitError(APIStatusError):
+    status_code = 429
+
+
+class InternalServerError(APIStatusError):
+    """Any 5xx."""
+
+
+class OAuthError(BadRequestError):
+    """An OAuth 2.0 error response (RFC 6749 §5.2) from `/oauth/*`: `code` is its `error`,
+    e.g. `authorization_pending`, `slow_down`, `access_denied`, `expired_token`."""
+
+
+_BY_STATUS: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}
+
+
+def error_from_response(response: httpx.Response) -> APIStatusError:
+    """The exception for an error response; its body must have been read."""
+    try:
+        body: Any = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        body = response.text
+    raw = body.get("error") if isinstance(body, dict) else None
+    if isinstance(raw, dict):
+        error = ErrorObject.model_validate(raw)
+        cls = _BY_STATUS.get(response.status_code)
+        if cls is None:
+            cls = InternalServerError if response.status_code >= 500 else APIStatusError
+        return cls(error.message, response, error=error, body=body)
+    if isinstance(raw, str):
+        # RFC 6749 error responses carry the code as a bare string.
+        description = body.get("error_description") or raw
+        error = ErrorObject(message=description, type="oauth_error", param=None, code=raw)
+        if response.status_code in (400, 401):
+            return OAuthError(description, response, error=error, body=body)
+        return _BY_STATUS.get(response.status_code, APIStatusError)(
+            description, response, error=error, body=body
+        )
+    cls = _BY_STATUS.get(response.status_code)
+    if cls is None:
+        cls = InternalServerError if response.status_code >= 500 else APIStatusError
+    text = body if isinstance(body, str) and body else response.reason_phrase
+    return cls(f"HTTP {response.status_code}: {text[:200]}", response, body=body)

@@ -1,0 +1,119 @@
+"""Human output (aligned tables, progress on stderr) or `--json` for scripts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TextIO, TypeVar
+
+import orjson
+from pydantic import BaseModel
+
+T = TypeVar("T")
+Column = tuple[str, Callable[[Any], object]]
+
+
+def when(ts: float | None) -> str:
+    """A unix time as UTC, to the second; `-` when unset."""
+    if ts is None:
+        return "-"
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, list | tuple):
+        return ",".join(_cell(v) for v in value) or "-"
+    return str(value)
+
+
+def table(rows: Sequence[Sequence[str]], headers: Sequence[str]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    lines = [headers, *rows]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
+        for line in lines
+    )
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+class Output:
+    """Where a command's results go. Usage: `out.items(leases, LEASE_COLUMNS)`."""
+
+    def __init__(
+        self, *, json: bool, stdout: TextIO | None = None, stderr: TextIO | None = None
+    ) -> None:
+        self.json = json
+        self.stdout = stdout or sys.stdout
+        self.stderr = stderr or sys.stderr
+
+    def data(self, value: Any) -> None:
+        self.stdout.write(orjson.dumps(_plain(value), option=orjson.OPT_INDENT_2).decode() + "\n")
+
+    def items(self, items: Iterable[Any], columns: Sequence[Column]) -> None:
+        """A list: one JSON array, or a table with one row per item."""
+        items = list(items)
+        if self.json:
+            self.data(items)
+            return
+        if not items:
+            self.note("(none)")
+            return
+        rows = [[_cell(get(item)) for _, get in columns] for item in items]
+        self.line(table(rows, [name for name, _ in columns]))
+
+    def item(self, item: Any, columns: Sequence[Column]) -> None:
+        """One object: JSON, or `name: value` lines."""
+        if self.json:
+            self.data(item)
+            return
+        width = max(len(name) for name, _ in columns)
+        for name, get in columns:
+            self.line(f"{name.ljust(width)}  {_cell(get(item))}")
+
+    def line(self, text: str = "") -> None:
+        self.stdout.write(text + "\n")
+
+    def note(self, text: str) -> None:
+        """Commentary for a human: always on stderr, so `--json` output stays parseable."""
+        self.stderr.write(text + "\n")
+        self.stderr.flush()
+
+
+def wait(
+    fetch: Callable[[], T],
+    status: Callable[[T], str],
+    done: Callable[[T], bool],
+    out: Output,
+    *,
+    label: str,
+    interval: float,
+    timeout: float,
+) -> T:
+    """Poll `fetch` until `done`, showing each new status with the time elapsed on stderr.
+
+    Raises TimeoutError after `timeout` seconds."""
+    start = time.monotonic()
+    seen: str | None = None
+    while True:
+        current = fetch()
+        state = status(current)
+        elapsed = time.monotonic() - start
+        if state != seen:
+            out.note(f"{label}: {state} ({elapsed:.0f}s)")
+            seen = state
+        if done(current):
+            return current
+        if elapsed >= timeout:
+            raise TimeoutError(f"{label} is still {state} after {timeout:.0f}s")
+        time.sleep(interval)

@@ -1,0 +1,171 @@
+"""`volt models`, `volt chat`, `volt usage`, `volt keys`, `volt whoami`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any
+
+from volt._client import Volt
+from volt.cli._output import Column, Output, when
+from volt.types.inference import ChatMessageParam, VoltBlock
+
+Subparsers = Any  # argparse's _SubParsersAction is private
+
+MODEL_COLUMNS: list[Column] = [
+    ("ID", lambda m: m.id),
+    ("KIND", lambda m: m.kind),
+    ("CONTEXT", lambda m: m.max_model_len),
+    ("OWNED BY", lambda m: m.owned_by),
+]
+KEY_COLUMNS: list[Column] = [
+    ("ID", lambda k: k.id),
+    ("NAME", lambda k: k.name),
+    ("KEY", lambda k: k.redacted_value),
+    ("SCOPES", lambda k: k.scopes),
+    ("STATUS", lambda k: k.status),
+    ("CREATED", lambda k: when(k.created_at)),
+    ("LAST USED", lambda k: when(k.last_used_at)),
+]
+
+
+def models(client: Volt, args: argparse.Namespace, out: Output) -> int:
+    out.items(client.models.list().data, MODEL_COLUMNS)
+    return 0
+
+
+def _timing(volt: VoltBlock) -> str:
+    t = volt.timing
+    rate = f", {t.decode_tokens_per_s:.1f} tok/s" if t.decode_tokens_per_s else ""
+    ttft = f"ttft {t.ttft_ms:.0f} ms, " if t.ttft_ms is not None else ""
+    return f"[{volt.pod} {volt.metro} {volt.tier}: {ttft}total {t.total_ms:.0f} ms{rate}]"
+
+
+def chat(client: Volt, args: argparse.Namespace, out: Output) -> int:
+    prompt = " ".join(args.prompt) if args.prompt else sys.stdin.read()
+    messages: list[ChatMessageParam] = []
+    if args.system:
+        messages.append({"role": "system", "content": args.system})
+    messages.append({"role": "user", "content": prompt})
+    params: dict[str, Any] = {"max_tokens": args.max_tokens}
+    if args.temperature is not None:
+        params["temperature"] = args.temperature
+    if out.json or args.no_stream:
+        reply = client.chat.completions.create(model=args.model, messages=messages, **params)
+        if out.json:
+            out.data(reply)
+        else:
+            out.line(reply.choices[0].message.content or "")
+            out.note(_timing(reply.volt))
+        return 0
+    with client.chat.completions.stream(model=args.model, messages=messages, **params) as stream:
+        for chunk in stream:
+            for choice in chunk.choices:
+                out.stdout.write(choice.delta.content or "")
+                out.stdout.flush()
+            if chunk.volt is not None:
+                out.line()
+                out.note(_timing(chunk.volt))
+    return 0
+
+
+def usage(client: Volt, args: argparse.Namespace, out: Output) -> int:
+    start = args.start_time or int(time.time()) - args.days * 86400
+    page = client.usage.retrieve(
+        start_time=start,
+        bucket_width=args.bucket_width,
+        group_by=args.group_by or None,
+    )
+    rows = [(bucket, result) for bucket in page.data for result in bucket.results]
+    if out.json:
+        out.data(page)
+        return 0
+    out.items(
+        rows,
+        [
+            ("START", lambda r: when(r[0].start_time)),
+            ("MODEL", lambda r: r[1].model),
+            ("API KEY", lambda r: r[1].api_key_id),
+            ("ENDPOINT", lambda r: r[1].endpoint),
+            ("REQUESTS", lambda r: r[1].num_model_requests),
+            ("INPUT", lambda r: r[1].input_tokens),
+            ("OUTPUT", lambda r: r[1].output_tokens),
+            ("CACHED", lambda r: r[1].input_cached_tokens),
+        ],
+    )
+    return 0
+
+
+def keys_list(client: Volt, args: argparse.Namespace, out: Output) -> int:
+    out.items(client.api_keys.list(limit=100), KEY_COLUMNS)
+    return 0
+
+
+def keys_create(client: Volt, args: argparse.Namespace, out: Output) -> int:
+    expires = int(time.time()) + args.expires_in if args.expires_in else None
+    key = client.api_keys.create(name=args.name, scopes=args.scope or None, expires_at=expires)
+    if out.json:
+        out.data(key)
+        return 0
+    out.item(key, KEY_COLUMNS[:5])
+    out.line(f"secret  {key.secret}")
+    out.note("Store the secret now: it is not shown again.")
+    return 0
+
+
+def keys_revoke(client: Volt, args: argparse.Namespace, out: Output) -> int:
+    out.item(client.api_keys.revoke(args.key_id), KEY_COLUMNS)
+    return 0
+
+
+def whoami(client: Volt, args: argparse.Namespace, out: Output) -> int:
+    me = client.me.retrieve()
+    out.item(
+        me,
+        [
+            ("org", lambda p: p.org_id),
+            ("spiffe id", lambda p: p.spiffe_id),
+            ("kind", lambda p: p.kind),
+            ("api key", lambda p: p.api_key_id),
+            ("scopes", lambda p: p.scopes),
+            ("base url", lambda p: client.base_url),
+        ],
+    )
+    return 0
+
+
+def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("models", parents=[common], help="list the models you can use")
+    p.set_defaults(run=models)
+
+    p = sub.add_parser("chat", parents=[common], help="chat with a model (streams the reply)")
+    p.add_argument("prompt", nargs="*", help="the message (read from stdin when absent)")
+    p.add_argument("-m", "--model", required=True)
+    p.add_argument("--system", help="a system message")
+    p.add_argument("--max-tokens", type=int, default=256)
+    p.add_argument("--temperature", type=float)
+    p.add_argument("--no-stream", action="store_true", help="wait for the whole reply")
+    p.set_defaults(run=chat)
+
+    p = sub.add_parser("usage", parents=[common], help="token usage (billing)")
+    p.add_argument("--days", type=int, default=1, help="how far back (default 1)")
+    p.add_argument("--start-time", type=int, help="unix seconds; overrides --days")
+    p.add_argument("--bucket-width", choices=["1m", "1h", "1d"], default="1d")
+    p.add_argument("--group-by", action="append", choices=["model", "api_key", "endpoint"])
+    p.set_defaults(run=usage)
+
+    keys = sub.add_parser("keys", help="your org's API keys").add_subparsers(required=True)
+    p = keys.add_parser("list", parents=[common], help="list keys (never their secrets)")
+    p.set_defaults(run=keys_list)
+    p = keys.add_parser("create", parents=[common], help="create a key; shows its secret once")
+    p.add_argument("name")
+    p.add_argument("--scope", action="append", choices=["read", "write"])
+    p.add_argument("--expires-in", type=int, metavar="SECONDS")
+    p.set_defaults(run=keys_create)
+    p = keys.add_parser("revoke", parents=[common], help="revoke a key at once")
+    p.add_argument("key_id")
+    p.set_defaults(run=keys_revoke)
+
+    p = sub.add_parser("whoami", parents=[common], help="who the credentials belong to")
+    p.set_defaults(run=whoami)

@@ -1,0 +1,1 @@
+"""Resource groups; each method describes its request once, for both clients."""

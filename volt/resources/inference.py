@@ -1,0 +1,143 @@
+"""Spark: `client.chat.completions`, `client.completions`, `client.embeddings`,
+`client.models`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal, Unpack
+
+from volt._call import Call, Executor, M, Resource, body, endpoint, path_id, streaming
+from volt.types.common import ListObject
+from volt.types.inference import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatMessageParam,
+    ChatParams,
+    Completion,
+    CompletionChunk,
+    CompletionParams,
+    CreateEmbeddingResponse,
+    Model,
+    StreamOptionsParam,
+)
+
+Prompt = str | list[str] | list[int] | list[list[int]]
+
+
+class ChatCompletions(Resource[M]):
+    @endpoint
+    def create(
+        self, *, model: str, messages: Sequence[ChatMessageParam], **params: Unpack[ChatParams]
+    ) -> Call[ChatCompletion]:
+        """A chat completion, `volt` block included.
+
+        Usage: `client.chat.completions.create(model="smollm2-135m-instruct",
+        messages=[{"role": "user", "content": "Hi"}], max_tokens=16)`.
+        """
+        return Call(
+            "POST",
+            "/v1/chat/completions",
+            ChatCompletion,
+            json=body(model=model, messages=list(messages), **params),
+        )
+
+    @streaming
+    def stream(
+        self,
+        *,
+        model: str,
+        messages: Sequence[ChatMessageParam],
+        stream_options: StreamOptionsParam | None = None,
+        **params: Unpack[ChatParams],
+    ) -> Call[ChatCompletionChunk]:
+        """The same completion as server-sent chunks; the last carries `volt`.
+
+        Usage: `for chunk in client.chat.completions.stream(model=..., messages=...):
+        print(chunk.choices[0].delta.content or "", end="")`.
+        """
+        return Call(
+            "POST",
+            "/v1/chat/completions",
+            ChatCompletionChunk,
+            json=body(
+                model=model,
+                messages=list(messages),
+                stream=True,
+                stream_options=stream_options,
+                **params,
+            ),
+        )
+
+
+class Chat(Resource[M]):
+    def __init__(self, client: Executor[M]) -> None:
+        super().__init__(client)
+        self.completions: ChatCompletions[M] = ChatCompletions(client)
+
+
+class Completions(Resource[M]):
+    @endpoint
+    def create(
+        self, *, model: str, prompt: Prompt, **params: Unpack[CompletionParams]
+    ) -> Call[Completion]:
+        """A legacy text completion. Usage: `client.completions.create(model=..., prompt="Hi")`."""
+        return Call(
+            "POST", "/v1/completions", Completion, json=body(model=model, prompt=prompt, **params)
+        )
+
+    @streaming
+    def stream(
+        self,
+        *,
+        model: str,
+        prompt: Prompt,
+        stream_options: StreamOptionsParam | None = None,
+        **params: Unpack[CompletionParams],
+    ) -> Call[CompletionChunk]:
+        """Usage: `for chunk in client.completions.stream(model=..., prompt="Hi"): ...`."""
+        return Call(
+            "POST",
+            "/v1/completions",
+            CompletionChunk,
+            json=body(
+                model=model, prompt=prompt, stream=True, stream_options=stream_options, **params
+            ),
+        )
+
+
+class Embeddings(Resource[M]):
+    @endpoint
+    def create(
+        self,
+        *,
+        model: str,
+        input: Prompt,
+        dimensions: int | None = None,
+        encoding_format: Literal["float", "base64"] | None = None,
+        user: str | None = None,
+    ) -> Call[CreateEmbeddingResponse]:
+        """Usage: `client.embeddings.create(model="all-minilm-l6-v2", input=["a", "b"])`."""
+        return Call(
+            "POST",
+            "/v1/embeddings",
+            CreateEmbeddingResponse,
+            json=body(
+                model=model,
+                input=input,
+                dimensions=dimensions,
+                encoding_format=encoding_format,
+                user=user,
+            ),
+        )
+
+
+class Models(Resource[M]):
+    @endpoint
+    def list(self) -> Call[ListObject[Model]]:
+        """The models the caller's org may use. Usage: `client.models.list().data`."""
+        return Call("GET", "/v1/models", ListObject[Model])
+
+    @endpoint
+    def retrieve(self, model_id: str) -> Call[Model]:
+        """Usage: `client.models.retrieve("smollm2-135m-instruct")`."""
+        return Call("GET", f"/v1/models/{path_id(model_id, slashes=True)}", Model)

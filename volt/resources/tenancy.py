@@ -1,0 +1,131 @@
+"""`client.me`, `client.orgs`, `client.api_keys`, `client.audit_logs`, `client.usage`.
+
+Org-scoped methods take `org_id`; left out, it is the caller's own org (looked up once with
+`GET /v1/me`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+from volt._call import Call, M, Resource, body, endpoint, org_path, paginated, path_id
+from volt.types.common import CursorPage
+from volt.types.tenancy import (
+    ApiKey,
+    ApiKeyWithSecret,
+    AuditLog,
+    Organization,
+    Principal,
+    Scope,
+    UsagePage,
+)
+
+
+class Me(Resource[M]):
+    @endpoint
+    def retrieve(self) -> Call[Principal]:
+        """The calling principal. Usage: `client.me.retrieve().org_id`."""
+        return Call("GET", "/v1/me", Principal)
+
+
+class Orgs(Resource[M]):
+    @endpoint
+    def retrieve(self, org_id: str | None = None) -> Call[Organization]:
+        """Usage: `client.orgs.retrieve().tier`."""
+        return Call("GET", org_path(org_id), Organization)
+
+
+class ApiKeys(Resource[M]):
+    @paginated
+    def list(
+        self, *, org_id: str | None = None, limit: int | None = None, after: str | None = None
+    ) -> Call[CursorPage[ApiKey]]:
+        """Newest first, never with secrets. Usage: `for key in client.api_keys.list(): ...`."""
+        params = body(limit=limit, after=after)
+        return Call("GET", org_path(org_id, "/api-keys"), CursorPage[ApiKey], params=params)
+
+    @endpoint
+    def create(
+        self,
+        *,
+        name: str,
+        scopes: Sequence[Scope] | None = None,
+        expires_at: int | None = None,
+        org_id: str | None = None,
+    ) -> Call[ApiKeyWithSecret]:
+        """A new key; its `secret` is shown only in this response.
+
+        Usage: `client.api_keys.create(name="ci", scopes=["read"]).secret`.
+        """
+        json = body(name=name, scopes=list(scopes) if scopes else None, expires_at=expires_at)
+        return Call("POST", org_path(org_id, "/api-keys"), ApiKeyWithSecret, json=json)
+
+    @endpoint
+    def retrieve(self, key_id: str, *, org_id: str | None = None) -> Call[ApiKey]:
+        """Usage: `client.api_keys.retrieve("key_...").status`."""
+        return Call("GET", org_path(org_id, f"/api-keys/{path_id(key_id)}"), ApiKey)
+
+    @endpoint
+    def revoke(self, key_id: str, *, org_id: str | None = None) -> Call[ApiKey]:
+        """Revoke at once (idempotent). Usage: `client.api_keys.revoke("key_...")`."""
+        return Call("DELETE", org_path(org_id, f"/api-keys/{path_id(key_id)}"), ApiKey)
+
+    @endpoint
+    def rotate(
+        self,
+        key_id: str,
+        *,
+        grace_period_seconds: int | None = None,
+        org_id: str | None = None,
+    ) -> Call[ApiKeyWithSecret]:
+        """A replacement key; the old one works for `grace_period_seconds` more (0: none).
+
+        Usage: `client.api_keys.rotate("key_...", grace_period_seconds=3600).secret`.
+        """
+        return Call(
+            "POST",
+            org_path(org_id, f"/api-keys/{path_id(key_id)}/rotate"),
+            ApiKeyWithSecret,
+            json=body(grace_period_seconds=grace_period_seconds),
+        )
+
+
+class AuditLogs(Resource[M]):
+    @paginated
+    def list(
+        self, *, org_id: str | None = None, limit: int | None = None, after: str | None = None
+    ) -> Call[CursorPage[AuditLog]]:
+        """Newest first. Usage: `for entry in client.audit_logs.list(limit=100): ...`."""
+        params = body(limit=limit, after=after)
+        return Call("GET", org_path(org_id, "/audit-logs"), CursorPage[AuditLog], params=params)
+
+
+class Usage(Resource[M]):
+    @endpoint
+    def retrieve(
+        self,
+        *,
+        start_time: int,
+        end_time: int | None = None,
+        bucket_width: Literal["1m", "1h", "1d"] | None = None,
+        group_by: Sequence[Literal["model", "api_key", "endpoint"]] | None = None,
+        models: Sequence[str] | None = None,
+        api_key_ids: Sequence[str] | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+    ) -> Call[UsagePage]:
+        """Token usage in time buckets, oldest first (pass `next_page` as `page` for more).
+
+        Usage: `client.usage.retrieve(start_time=int(time.time()) - 86400, group_by=["model"])`.
+        """
+        params = body(
+            start_time=start_time,
+            end_time=end_time,
+            bucket_width=bucket_width,
+            group_by=list(group_by) if group_by else None,
+            models=list(models) if models else None,
+            api_key_ids=list(api_key_ids) if api_key_ids else None,
+            limit=limit,
+            page=page,
+        )
+        return Call("GET", "/v1/usage", UsagePage, params=params)

@@ -1,0 +1,94 @@
+"""The caller, organizations, API keys, audit logs and usage."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from volt.types.common import VoltModel
+
+Scope = Literal["read", "write"]
+
+
+class Principal(VoltModel):
+    """The authenticated caller."""
+
+    object: Literal["principal"]
+    org_id: str
+    spiffe_id: str
+    kind: Literal["api_key", "oauth_token", "session"]
+    api_key_id: str | None
+    scopes: list[Scope]
+
+
+class Organization(VoltModel):
+    id: str
+    object: Literal["organization"]
+    name: str
+    tier: Literal["free", "standard", "enterprise"]
+    home_metro: str
+    spiffe_id: str
+    created_at: int
+
+
+class ApiKey(VoltModel):
+    """An org API key, without its secret."""
+
+    id: str
+    object: Literal["api_key"]
+    org_id: str
+    name: str
+    redacted_value: str
+    scopes: list[Scope]
+    status: Literal["active", "expired", "revoked"]
+    created_at: int
+    expires_at: int | None
+    last_used_at: int | None
+    revoked_at: int | None
+    replaced_by: str | None
+
+
+class ApiKeyWithSecret(ApiKey):
+    """A new key with its secret, shown only once."""
+
+    secret: str
+
+
+class AuditLog(VoltModel):
+    id: str
+    object: Literal["audit_log"]
+    seq: int
+    time: int
+    principal: str | None
+    spiffe_id: str | None
+    method: str
+    route: str
+    status: int
+    request_id: str
+    hash: str
+
+
+class UsageResult(VoltModel):
+    object: Literal["usage.result"]
+    input_tokens: int
+    output_tokens: int
+    input_cached_tokens: int
+    num_model_requests: int
+    model: str | None
+    api_key_id: str | None
+    endpoint: str | None
+
+
+class UsageBucket(VoltModel):
+    object: Literal["bucket"]
+    start_time: int
+    end_time: int
+    results: list[UsageResult]
+
+
+class UsagePage(VoltModel):
+    """Usage buckets, oldest first; pass `next_page` as `page` for more."""
+
+    object: Literal["page"]
+    data: list[UsageBucket]
+    has_more: bool
+    next_page: str | None
