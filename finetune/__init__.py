@@ -1,1 +1,1 @@
-"""volt-finetune: the LoRA fine-tuning worker (issue #6 builds it)."""
+"""`volt-finetune`: the worker that claims queued fine-tuning jobs and trains LoRA adapters."""
