@@ -1,0 +1,157 @@
+"""`volt login` end to end: the real CLI process speaks RFC 8628 to the running service while
+an admin, signed in through the real IdP, approves or denies on the verification page. Then
+the saved credentials work for the CLI and the SDK, and an expired access token is refreshed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from admin.oauth.config import OAuthSettings
+from tests.conftest import MakeOrg
+from tests.support.idp import Idp, run_idp
+from tests.support.openapi import Spec
+from tests.support.signin import SigninService, signin_service
+from tests.volt.conftest import VOLT, RunVolt, sync
+from volt import Volt
+from volt.credentials import Credentials, load_credentials
+from voltcore.config import Settings
+from voltcore.db import Pool
+
+
+@pytest.fixture(scope="module")
+def idp() -> Iterator[Idp]:
+    with run_idp() as provider:
+        yield provider
+
+
+@pytest_asyncio.fixture
+async def signin(
+    settings: Settings, idp: Idp, make_org: MakeOrg, spec: Spec
+) -> AsyncIterator[SigninService]:
+    async with signin_service(
+        settings, idp, make_org, spec, oauth=OAuthSettings(interval_s=1, device_code_ttl_s=60)
+    ) as svc:
+        yield svc
+
+
+class Login:
+    """A running `volt login`: its stderr lines as they come."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+        self.lines: list[str] = []
+
+    async def wait_for(self, pattern: str, timeout: float = 30) -> re.Match[str]:
+        async with asyncio.timeout(timeout):
+            while True:
+                for line in self.lines:
+                    if match := re.search(pattern, line):
+                        return match
+                assert self.proc.stderr is not None
+                raw = await self.proc.stderr.readline()
+                assert raw, f"volt login ended without {pattern!r}: {self.lines}"
+                self.lines.append(raw.decode())
+
+    async def finish(self) -> tuple[int, str]:
+        assert self.proc.stderr is not None
+        rest = await asyncio.wait_for(self.proc.stderr.read(), 60)
+        return await self.proc.wait(), "".join(self.lines) + rest.decode()
+
+
+async def start_login(base: str, env: dict[str, str]) -> Login:
+    proc = await asyncio.create_subprocess_exec(
+        str(VOLT),
+        "login",
+        env={**env, "VOLT_BASE_URL": base},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    return Login(proc)
+
+
+async def test_login_pending_slow_down_approve_then_refresh(
+    signin: SigninService, volt_env: dict[str, str], run_volt: RunVolt, pool: Pool
+) -> None:
+    login = await start_login(signin.base, volt_env)
+    code = (await login.wait_for(r"enter the code: (\S+)"))[1]
+    await login.wait_for(r"Waiting for approval")
+    assert f"open {signin.base}/oauth/device " in "".join(login.lines)
+
+    # Let it poll (pending) a while, then make its next poll look too fast: the server
+    # answers slow_down and the CLI must back off by 5 s from then on.
+    await asyncio.sleep(2.5)
+    await pool.execute(
+        "UPDATE oauth_device_codes SET last_polled_at = now() + interval '10 seconds' "
+        "WHERE status = 'pending' AND created_at > now() - interval '1 minute'"
+    )
+    await login.wait_for(r"poll more slowly: every 6s")
+    browser = await signin.browser_for(await signin.admin(signin.a))
+    result = await signin.decide(browser, code, "approve")
+    assert b"Device approved" in result.body
+    status, err = await login.finish()
+    assert status == 0, err
+    assert "Signed in (scopes: read write)" in err
+
+    path = Path(volt_env["VOLT_CONFIG_DIR"]) / "credentials.json"
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    saved = load_credentials(path)
+    assert saved is not None and saved.base_url == signin.base
+    assert saved.access_token.startswith("volt_at_") and saved.refresh_token
+    assert saved.expires_at is not None and saved.expires_at > time.time() + 3000
+
+    # The CLI uses the saved sign-in: an OAuth principal of org A.
+    who = await run_volt("whoami")
+    assert who.code == 0, who.stderr
+    assert signin.a.id in who.stdout and "oauth_token" in who.stdout
+
+    # Expired: the next command refreshes first and saves the new tokens (0600 still).
+    path.write_text(json.dumps({**saved.model_dump(), "expires_at": time.time() - 1}))
+    again = await run_volt("whoami")
+    assert again.code == 0, again.stderr
+    renewed = load_credentials(path)
+    assert renewed is not None and renewed.access_token != saved.access_token
+    assert renewed.refresh_token != saved.refresh_token  # rotated
+    assert os.stat(path).st_mode & 0o777 == 0o600
+
+    # The SDK reads the same file, and refreshes on a 401 too (the token was revoked early).
+    await pool.execute(
+        "UPDATE oauth_tokens SET expires_at = now() - interval '1 second' WHERE kind = 'access' "
+        "AND org_id = $1",
+        signin.a.id,
+    )
+    refreshed: list[Credentials] = []
+    with Volt(credentials=renewed, save_refreshed=refreshed.append) as client:
+        me = await sync(client.me.retrieve)
+    assert me.kind == "oauth_token" and me.org_id == signin.a.id
+    assert len(refreshed) == 1 and refreshed[0].access_token != renewed.access_token
+
+
+async def test_login_denied(signin: SigninService, volt_env: dict[str, str]) -> None:
+    login = await start_login(signin.base, volt_env)
+    code = (await login.wait_for(r"enter the code: (\S+)"))[1]
+    browser = await signin.browser_for(await signin.admin(signin.a))
+    result = await signin.decide(browser, code, "deny")
+    assert b"Device denied" in result.body
+    status, err = await login.finish()
+    assert status == 1 and "denied" in err and "Traceback" not in err
+    assert not (Path(volt_env["VOLT_CONFIG_DIR"]) / "credentials.json").exists()
+
+
+async def test_login_expired(
+    settings: Settings, idp: Idp, make_org: MakeOrg, spec: Spec, volt_env: dict[str, str]
+) -> None:
+    oauth = OAuthSettings(interval_s=1, device_code_ttl_s=2)
+    async with signin_service(settings, idp, make_org, spec, oauth=oauth) as svc:
+        login = await start_login(svc.base, volt_env)
+        status, err = await login.finish()
+    assert status == 1 and "expired" in err and "Traceback" not in err
+    assert not (Path(volt_env["VOLT_CONFIG_DIR"]) / "credentials.json").exists()
