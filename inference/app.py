@@ -8,11 +8,12 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from inference import chat, completions, embeddings, models_api
-from inference.appkeys import ENGINES, SPARK_METRICS, SPARK_SETTINGS
+from inference.appkeys import ENGINES, FINE_TUNED, SPARK_METRICS, SPARK_SETTINGS
 from inference.config import SparkSettings, load_models
 from inference.engine import start_engines
+from inference.lora import FineTunedModels
 from inference.metrics import SparkMetrics
-from voltcore.appkeys import METRICS, READY_CHECKS
+from voltcore.appkeys import METRICS, POOL, READY_CHECKS, SETTINGS
 from voltcore.config import Settings
 from voltcore.service import base_app
 
@@ -30,6 +31,11 @@ async def engines_ctx(app: web.Application) -> AsyncIterator[None]:
         engine.shutdown()
 
 
+async def fine_tuned_ctx(app: web.Application) -> AsyncIterator[None]:
+    app[FINE_TUNED] = FineTunedModels(app[POOL], app[SETTINGS].artifacts)
+    yield
+
+
 async def engines_check(app: web.Application) -> str:
     failed = [model for model, engine in app[ENGINES].items() if not engine.healthy]
     return f"failed: {', '.join(failed)}" if failed else "ok"
@@ -40,7 +46,7 @@ def install(app: web.Application, settings: SparkSettings) -> None:
     app[SPARK_SETTINGS] = settings
     app[SPARK_METRICS] = SparkMetrics(app[METRICS].registry)
     app[READY_CHECKS]["engines"] = engines_check
-    app.cleanup_ctx.append(engines_ctx)
+    app.cleanup_ctx.extend([engines_ctx, fine_tuned_ctx])
     for module in (chat, completions, embeddings, models_api):
         app.router.add_routes(module.routes)
 

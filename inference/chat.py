@@ -18,7 +18,7 @@ from inference.params import (
     structured_outputs,
 )
 from inference.protocol import ChatCompletionRequest
-from inference.serving import Run, find_engine, finish_reason
+from inference.serving import Run, find_model, finish_reason
 from voltcore.http import json_response
 from voltcore.validation import read_json
 
@@ -36,7 +36,7 @@ class _Choice:
 @routes.post(ENDPOINT)
 async def create_chat_completion(request: web.Request) -> web.StreamResponse:
     body = await read_json(request, ChatCompletionRequest)
-    engine = find_engine(request, body.model, "chat", "chat completions")
+    engine, tuned = await find_model(request, body.model, "chat", "chat completions")
     prompt = chat_prompt(engine, body)
     max_tokens = check_context(engine, len(prompt), body.output_limit, "messages")
     k = body.top_logprobs or 0
@@ -53,7 +53,7 @@ async def create_chat_completion(request: web.Request) -> web.StreamResponse:
         "model": body.model,
         "system_fingerprint": None,
     }
-    async with Run(request, engine, ENDPOINT) as run:
+    async with Run(request, engine, ENDPOINT, tuned=tuned) as run:
         if body.stream:
             return await _stream(request, run, body, prompt, params, head, k)
         choices = [_Choice() for _ in range(body.n)]

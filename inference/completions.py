@@ -12,7 +12,7 @@ from inference import sse
 from inference.logprobs import CompletionLogprobs
 from inference.params import check_context, completion_prompts, sampling_params
 from inference.protocol import CompletionRequest
-from inference.serving import Run, find_engine, finish_reason
+from inference.serving import Run, find_model, finish_reason
 from voltcore.http import json_response
 from voltcore.validation import read_json
 
@@ -23,7 +23,7 @@ ENDPOINT = "/v1/completions"
 @routes.post(ENDPOINT)
 async def create_completion(request: web.Request) -> web.StreamResponse:
     body = await read_json(request, CompletionRequest)
-    engine = find_engine(request, body.model, "chat", "completions")
+    engine, tuned = await find_model(request, body.model, "chat", "completions")
     prompts = completion_prompts(engine, body.prompt)
     max_tokens = min(check_context(engine, len(p), body.max_tokens, "prompt") for p in prompts)
     params = sampling_params(engine, body, max_tokens=max_tokens, logprobs=body.logprobs)
@@ -40,7 +40,7 @@ async def create_completion(request: web.Request) -> web.StreamResponse:
         "system_fingerprint": None,
         "object": "text_completion",
     }
-    async with Run(request, engine, ENDPOINT) as run:
+    async with Run(request, engine, ENDPOINT, tuned=tuned) as run:
         if body.stream:
             return await _stream(request, run, body, prompts, params, head, echo, lps, finish)
         async for p, out in run.generate(prompts, params):

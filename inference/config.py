@@ -29,6 +29,12 @@ class ModelSpec(BaseModel):
     max_num_batched_tokens: int | None = Field(None, ge=16)
     # None keeps vLLM's default for the platform.
     enable_prefix_caching: bool | None = None
+    # LoRA serving for fine-tuned models: adapters in one batch (0 turns LoRA off, and with it
+    # fine-tuning this model), the largest rank accepted, and how many adapters stay loaded
+    # (least recently used ones are evicted; None: vLLM's default, `max_loras`).
+    max_loras: int = Field(0, ge=0)
+    max_lora_rank: Literal[8, 16, 32, 64] = 16
+    max_cpu_loras: int | None = Field(None, ge=1)
 
 
 class ModelsFile(BaseModel):

@@ -89,6 +89,15 @@ def _engine_args(spec: ModelSpec) -> Any:
     }
     if spec.kind == "embedding":
         return AsyncEngineArgs(runner="pooling", **common)
+    if spec.max_loras:
+        # Fine-tuned models: vLLM loads a peft adapter on its first request and keeps the
+        # `max_cpu_loras` most recently used ones resident.
+        common.update(
+            enable_lora=True,
+            max_loras=spec.max_loras,
+            max_lora_rank=spec.max_lora_rank,
+            max_cpu_loras=spec.max_cpu_loras,
+        )
     from vllm.config import StructuredOutputsConfig
 
     return AsyncEngineArgs(

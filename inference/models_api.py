@@ -7,8 +7,9 @@ from typing import Any
 
 from aiohttp import web
 
-from inference.appkeys import ENGINES
+from inference.appkeys import ENGINES, FINE_TUNED
 from inference.engine import Engine
+from inference.lora import FineTuned
 from inference.serving import visible_to, volt_block
 from voltcore.appkeys import PRINCIPAL
 from voltcore.errors import NotFound
@@ -28,11 +29,27 @@ def model_object(engine: Engine) -> dict[str, Any]:
     }
 
 
+def tuned_object(tuned: FineTuned, base: Engine) -> dict[str, Any]:
+    return {
+        **model_object(base),
+        "id": tuned.id,
+        "created": tuned.created,
+        "owned_by": tuned.org_id,
+        "parent": tuned.base_model,
+    }
+
+
 @routes.get("/v1/models")
 async def list_models(request: web.Request) -> web.Response:
     started = time.perf_counter()
     principal = request[PRINCIPAL]
-    data = [model_object(e) for e in request.app[ENGINES].values() if visible_to(e, principal)]
+    engines = request.app[ENGINES]
+    data = [model_object(e) for e in engines.values() if visible_to(e, principal)]
+    # The org's own fine-tuned models, where this deployment serves their base model.
+    for tuned in await request.app[FINE_TUNED].for_org(principal.org_id):
+        base = engines.get(tuned.base_model)
+        if base is not None and base.spec.max_loras:
+            data.append(tuned_object(tuned, base))
     return json_response(
         {"object": "list", "data": data, "volt": volt_block(request, principal, started=started)}
     )
@@ -43,13 +60,16 @@ async def get_model(request: web.Request) -> web.Response:
     started = time.perf_counter()
     principal = request[PRINCIPAL]
     model_id = request.match_info["model_id"]
-    engine = request.app[ENGINES].get(model_id)
-    if engine is None or not visible_to(engine, principal):
+    tuned = await request.app[FINE_TUNED].get(model_id, principal.org_id)
+    engine = request.app[ENGINES].get(tuned.base_model if tuned else model_id)
+    if tuned is not None and engine is not None and engine.spec.max_loras:
+        body = tuned_object(tuned, engine)
+    elif tuned is None and engine is not None and visible_to(engine, principal):
+        body = model_object(engine)
+    else:
         raise NotFound(
             f"The model '{model_id}' does not exist or you do not have access to it.",
             param="model",
             code="model_not_found",
         )
-    return json_response(
-        {**model_object(engine), "volt": volt_block(request, principal, started=started)}
-    )
+    return json_response({**body, "volt": volt_block(request, principal, started=started)})

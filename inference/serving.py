@@ -19,8 +19,10 @@ from typing import Any
 
 from aiohttp import web
 
-from inference.appkeys import ENGINES, SPARK_METRICS
+from inference.appkeys import ENGINES, FINE_TUNED, SPARK_METRICS
 from inference.engine import Engine
+from inference.lora import PREFIX as LORA_PREFIX
+from inference.lora import FineTuned
 from scheduler.admission import Verdict
 from voltcore.appkeys import PRINCIPAL, SETTINGS, USAGE
 from voltcore.auth import Principal
@@ -34,15 +36,37 @@ def visible_to(engine: Engine, principal: Principal) -> bool:
     return principal.tier in engine.spec.tiers
 
 
+def _not_found(model: str) -> NotFound:
+    return NotFound(
+        f"The model '{model}' does not exist or you do not have access to it.",
+        param="model",
+        code="model_not_found",
+    )
+
+
 def find_engine(request: web.Request, model: str, kind: str, endpoint: str) -> Engine:
     """The engine serving `model` for this caller, or the error OpenAI would give."""
     engine = request.app[ENGINES].get(model)
     if engine is None or not visible_to(engine, request[PRINCIPAL]):
-        raise NotFound(
-            f"The model '{model}' does not exist or you do not have access to it.",
-            param="model",
-            code="model_not_found",
-        )
+        raise _not_found(model)
+    return _usable(engine, model, kind, endpoint)
+
+
+async def find_model(
+    request: web.Request, model: str, kind: str, endpoint: str
+) -> tuple[Engine, FineTuned | None]:
+    """Like `find_engine`, and also the caller's own fine-tuned models: their base model's
+    engine and the adapter to apply. Another org's fine-tuned model is not found."""
+    if not model.startswith(LORA_PREFIX):
+        return find_engine(request, model, kind, endpoint), None
+    tuned = await request.app[FINE_TUNED].get(model, request[PRINCIPAL].org_id)
+    engine = request.app[ENGINES].get(tuned.base_model) if tuned else None
+    if tuned is None or engine is None or not engine.spec.max_loras:
+        raise _not_found(model)
+    return _usable(engine, model, kind, endpoint), tuned
+
+
+def _usable(engine: Engine, model: str, kind: str, endpoint: str) -> Engine:
     if engine.spec.kind != kind:
         raise InvalidRequest(
             f"The model '{model}' is a {engine.spec.kind} model and cannot serve {endpoint}.",
@@ -72,10 +96,21 @@ class Run:
     run.generate(prompts, params): ...`; leaving the block aborts what is unfinished and
     meters what was produced, whether it ended normally, in error or by a disconnect."""
 
-    def __init__(self, request: web.Request, engine: Engine, endpoint: str) -> None:
+    def __init__(
+        self,
+        request: web.Request,
+        engine: Engine,
+        endpoint: str,
+        *,
+        tuned: FineTuned | None = None,
+    ) -> None:
         self.request = request
         self.engine = engine
         self.endpoint = endpoint
+        # A fine-tuned model runs on its base model's engine with its adapter applied; usage is
+        # metered under its own name, metrics under the base model's (bounded label values).
+        self.tuned = tuned
+        self._lora = tuned.request() if tuned else None
         self.principal: Principal = request[PRINCIPAL]
         self.id = uuid.uuid4().hex
         self.started = time.perf_counter()
@@ -146,7 +181,7 @@ class Run:
                     time=dt.datetime.now(dt.UTC),
                     org_id=self.principal.org_id,
                     api_key_id=self.principal.api_key_id,
-                    model=self.engine.spec.id,
+                    model=self.tuned.id if self.tuned else self.engine.spec.id,
                     endpoint=self.endpoint,
                     prompt_tokens=self.prompt_tokens,
                     completion_tokens=self.completion_tokens,
@@ -158,6 +193,7 @@ class Run:
         self, prompts: list[list[int]], params: Any, lora: Any = None
     ) -> AsyncIterator[tuple[int, Any]]:
         """Yield `(prompt index, RequestOutput delta)` across all prompts as they arrive."""
+        lora = lora or self._lora
         self.prompt_tokens += sum(len(p) for p in prompts)
         if len(prompts) == 1:
             async for out in self._one(0, prompts[0], params, lora):
