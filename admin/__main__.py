@@ -20,6 +20,7 @@ from aiohttp import web
 
 from admin.app import create_app
 from admin.bootstrap import Bootstrapped, bootstrap_org
+from admin.finetune.embedded import worker_ctx as finetune_worker_ctx
 from voltcore import logs
 from voltcore.appkeys import POOL
 from voltcore.audit import verify_chain
@@ -88,6 +89,8 @@ def cmd_serve(settings: Settings, embedded: bool) -> None:
             print(_example(settings, b, model), flush=True)
 
         app.on_startup.append(announce)
+        # Fine-tuning jobs need a worker: one runs beside the embedded default.
+        app.cleanup_ctx.append(finetune_worker_ctx)
     run(app, settings)
 
 
