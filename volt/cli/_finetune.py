@@ -41,6 +41,7 @@ def create(client: Volt, args: argparse.Namespace, out: Output) -> int:
     )
     if args.wait:
         job = wait(
+            job,
             lambda: client.fine_tuning.jobs.retrieve(job.id),
             lambda j: j.status,
             lambda j: j.status in TERMINAL_JOB_STATUSES,

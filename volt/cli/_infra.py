@@ -79,6 +79,7 @@ def lease_create(client: Volt, args: argparse.Namespace, out: Output) -> int:
     )
     if args.wait:
         lease = wait(
+            lease,
             lambda: client.forge.leases.retrieve(lease.id),
             lambda x: x.status,
             lambda x: x.status == "active" or x.status in ENDED_LEASE_STATUSES,
@@ -126,6 +127,7 @@ def rack_create(client: Volt, args: argparse.Namespace, out: Output) -> int:
     )
     if args.wait:
         rack = wait(
+            rack,
             lambda: client.vault.racks.retrieve(rack.id),
             lambda r: r.status,
             lambda r: r.status in ("ready", "failed", "released"),

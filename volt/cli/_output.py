@@ -91,6 +91,7 @@ class Output:
 
 
 def wait(
+    first: T,
     fetch: Callable[[], T],
     status: Callable[[T], str],
     done: Callable[[T], bool],
@@ -100,13 +101,14 @@ def wait(
     interval: float,
     timeout: float,
 ) -> T:
-    """Poll `fetch` until `done`, showing each new status with the time elapsed on stderr.
+    """Poll `fetch` until `done`, starting from `first` (what the create call returned),
+    showing each new status with the time elapsed on stderr.
 
     Raises TimeoutError after `timeout` seconds."""
     start = time.monotonic()
     seen: str | None = None
+    current = first
     while True:
-        current = fetch()
         state = status(current)
         elapsed = time.monotonic() - start
         if state != seen:
@@ -117,3 +119,4 @@ def wait(
         if elapsed >= timeout:
             raise TimeoutError(f"{label} is still {state} after {timeout:.0f}s")
         time.sleep(interval)
+        current = fetch()
