@@ -21,7 +21,7 @@ from tests.support.idp import Idp, run_idp
 from tests.support.openapi import Spec
 from tests.support.signin import SigninService, signin_service
 from tests.volt.conftest import VOLT, RunVolt, sync
-from volt import Volt
+from volt import AsyncVolt, AuthenticationError, OAuthError, Volt
 from volt.credentials import Credentials, load_credentials
 from voltcore.config import Settings
 from voltcore.db import Pool
@@ -133,6 +133,22 @@ async def test_login_pending_slow_down_approve_then_refresh(
         me = await sync(client.me.retrieve)
     assert me.kind == "oauth_token" and me.org_id == signin.a.id
     assert len(refreshed) == 1 and refreshed[0].access_token != renewed.access_token
+
+    # `volt logout` revokes the whole approval on the server, then forgets it.
+    path.write_text(refreshed[0].model_dump_json())
+    out = await run_volt("logout")
+    assert out.code == 0 and "Signed out" in out.stderr and not path.exists()
+    with Volt(api_key="", base_url=signin.base) as anonymous:
+        with pytest.raises(OAuthError) as dead:
+            await sync(
+                anonymous.oauth.token,
+                grant_type="refresh_token",
+                refresh_token=refreshed[0].refresh_token,
+            )
+        assert dead.value.code == "invalid_grant"
+    async with AsyncVolt(base_url=signin.base, api_key=refreshed[0].access_token) as gone:
+        with pytest.raises(AuthenticationError):
+            await gone.me.retrieve()
 
 
 async def test_login_denied(signin: SigninService, volt_env: dict[str, str]) -> None:

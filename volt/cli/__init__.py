@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Literal
 
 from volt import __version__
 from volt._client import Volt
@@ -17,7 +18,7 @@ from volt._exceptions import APIConnectionError, APIError, APIStatusError
 from volt.cli import _finetune, _infra, _spark
 from volt.cli._login import LoginFailed, device_login
 from volt.cli._output import Output
-from volt.credentials import credentials_path, delete_credentials
+from volt.credentials import credentials_path, delete_credentials, load_credentials
 
 
 def _common() -> argparse.ArgumentParser:
@@ -49,15 +50,34 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def logout(out: Output) -> int:
+    """Revoke the saved sign-in on the server (its whole approval), then forget it. The file
+    goes even when the server cannot be reached: signing out must always work locally."""
+    saved = load_credentials()
+    if saved is None:
+        out.note("Not signed in.")
+        return 0
+    token = saved.refresh_token or saved.access_token
+    hint: Literal["refresh_token", "access_token"] = (
+        "refresh_token" if saved.refresh_token else "access_token"
+    )
+    try:
+        with Volt(api_key="", base_url=saved.base_url, max_retries=1) as anonymous:
+            anonymous.oauth.revoke(token, token_type_hint=hint)
+    except APIError as e:
+        out.note(f"warning: could not revoke the sign-in on {saved.base_url}: {e.message}")
+    delete_credentials()
+    out.note("Signed out.")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """The console script. Usage: `volt --help`."""
     args = parser().parse_args(argv)
     out = Output(json=args.json)
     try:
         if getattr(args, "logout", False):
-            removed = delete_credentials()
-            out.note("Signed out." if removed else "Not signed in.")
-            return 0
+            return logout(out)
         if getattr(args, "login", False):
             # An explicit empty key: the device flow must not use an API key from the env.
             with Volt(api_key="", base_url=args.base_url, credentials=None) as anonymous:

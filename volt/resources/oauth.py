@@ -44,3 +44,18 @@ class OAuth(Resource[M]):
             scope=scope,
         )
         return Call("POST", "/oauth/token", TokenResponse, form=form, authenticated=False)
+
+    @endpoint
+    def revoke(
+        self,
+        token: str,
+        *,
+        token_type_hint: Literal["access_token", "refresh_token"] | None = None,
+        client_id: str = CLI_CLIENT_ID,
+    ) -> Call[None]:
+        """Revoke a token (RFC 7009); a refresh token takes its whole sign-in with it.
+
+        Usage: `client.oauth.revoke(credentials.refresh_token, token_type_hint="refresh_token")`.
+        """
+        form = body(token=token, token_type_hint=token_type_hint, client_id=client_id)
+        return Call("POST", "/oauth/revoke", type(None), form=form, authenticated=False)
