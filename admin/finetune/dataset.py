@@ -119,7 +119,8 @@ class LineValidator:
     line and nothing is buffered beyond one line."""
 
     def __init__(self) -> None:
-        self._pending = b""
+        # The unfinished line's pieces: joined once it ends, so a long line costs linear time.
+        self._pending: list[bytes] = []
         self._line = 0
         self.examples = 0
 
@@ -134,12 +135,17 @@ class LineValidator:
         self.examples += 1
 
     def feed(self, chunk: bytes) -> None:
-        *complete, self._pending = (self._pending + chunk).split(b"\n")
+        if b"\n" not in chunk:
+            self._pending.append(chunk)
+            return
+        first, *complete, rest = chunk.split(b"\n")
+        self._check(b"".join([*self._pending, first]))
         for line in complete:
             self._check(line)
+        self._pending = [rest]
 
     def close(self) -> None:
-        self._check(self._pending)
-        self._pending = b""
+        self._check(b"".join(self._pending))
+        self._pending = []
         if self.examples == 0:
             raise DatasetError(max(self._line, 1), "the file holds no examples")
