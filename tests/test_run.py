@@ -94,6 +94,11 @@ def test_run_prints_a_working_request_and_restart_keeps_data(tmp_path: Path) -> 
             line = proc.stdout.readline()
             assert line, f"volt-admin run exited early: {banner}"
             banner += line
+        # The run command starts a fine-tuning worker too (sharing the embedded database).
+        deadline = time.monotonic() + 60
+        while '"worker started"' not in log_path.read_text():
+            assert time.monotonic() < deadline, "no fine-tuning worker started"
+            time.sleep(0.2)
         # Run the printed examples as printed, through a shell.
         examples = re.findall(r"^  (curl .+?)(?=\n  curl|\n*\Z)", banner, re.M | re.S)
         assert len(examples) == 2, banner
