@@ -4,9 +4,13 @@ answers challenges with quotes. Talks to the TPM through tpm2-pytss (swtpm in te
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import dataclasses
 import hashlib
 from typing import Any
 
+from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from tpm2_pytss import (
@@ -79,3 +83,38 @@ class TpmAgent:
             bytes(sig.signatureS),
             list(self.events),
         )
+
+
+def quote_json(quote: Quote) -> dict[str, Any]:
+    """The wire form of a quote (what `attest.challenge` reads back)."""
+    return {
+        "message": base64.b64encode(quote.attest).decode(),
+        "signature": base64.b64encode(quote.signature_r + quote.signature_s).decode(),
+        "event_log": [dataclasses.asdict(e) for e in quote.events],
+    }
+
+
+def agent_app(agent: TpmAgent) -> web.Application:
+    """The node agent's HTTP API: `GET /v1/attestation-key` (PEM) for enrolment and
+    `POST /v1/quote` `{"nonce": hex}` for a challenge. Usage: `web.run_app(agent_app(agent))`.
+    In production it listens on the rack's management network behind mutual TLS."""
+    app = web.Application()
+    lock = asyncio.Lock()  # one TPM command sequence at a time
+
+    async def attestation_key(request: web.Request) -> web.Response:
+        return web.Response(body=agent.attestation_key(), content_type="application/x-pem-file")
+
+    async def quote(request: web.Request) -> web.Response:
+        try:
+            nonce = bytes.fromhex((await request.json())["nonce"])
+        except (ValueError, KeyError, TypeError):
+            raise web.HTTPBadRequest(text="nonce: hex string expected") from None
+        if not 8 <= len(nonce) <= 64:  # TPM2B_DATA holds at most a digest's worth
+            raise web.HTTPBadRequest(text="nonce: 8 to 64 bytes")
+        async with lock:
+            result = await asyncio.to_thread(agent.quote, nonce)
+        return web.json_response(quote_json(result))
+
+    app.router.add_get("/v1/attestation-key", attestation_key)
+    app.router.add_post("/v1/quote", quote)
+    return app

@@ -1,6 +1,9 @@
 """A rack node's BMC over Redfish, through sushy (OpenStack Ironic's Redfish library). Calls
 block, so the reconciler runs them in a thread. Every action is idempotent, so that a retried
-or resumed reconcile pass never power-cycles a node that already did what was asked."""
+or resumed reconcile pass never power-cycles a node that already did what was asked.
+
+sushy has no AccountService API, so accounts go through its connector as the Redfish spec
+defines them: `POST /redfish/v1/AccountService/Accounts` and `DELETE` of the account."""
 
 from __future__ import annotations
 
@@ -8,7 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import sushy
+import sushy.auth
 from sushy import exceptions as sushy_errors
+from sushy.connector import Connector
+
+ACCOUNTS = "/redfish/v1/AccountService/Accounts"
 
 
 class BmcError(Exception):
@@ -49,15 +56,23 @@ class Bmc:
     """Usage: `bmc = Bmc(url, user, password)`; `bmc.ensure_provisioning_boot(system_id)`."""
 
     def __init__(self, url: str, username: str, password: str, *, verify: bool = True) -> None:
+        # A short connect timeout: a BMC that is down should fail a pass, not stall it.
+        self._conn = Connector(
+            url.rstrip("/"), verify=verify, connect_timeout=5, default_request_timeout=30
+        )
         try:
             self._root = sushy.Sushy(
-                url.rstrip("/") + "/redfish/v1",
-                username=username,
-                password=password,
+                url.rstrip("/"),
                 verify=verify,
+                connector=self._conn,
+                # Stateless: a session per reconcile pass would pile up on the BMC.
+                auth=sushy.auth.BasicAuth(username, password),
             )
         except sushy_errors.SushyError as err:
             raise _translate(err) from None
+
+    def close(self) -> None:
+        self._conn.close()
 
     def systems(self) -> list[str]:
         try:
@@ -91,6 +106,43 @@ class Bmc:
             return _observation(system_id, system)
         except sushy_errors.SushyError as err:
             raise _translate(err) from None
+
+    def power_off(self, system_id: str) -> NodeObservation:
+        """Hard power off (the tenant's OS is not ours to shut down gracefully on release)."""
+        try:
+            system = self._system(system_id)
+            if system.power_state != sushy.PowerState.OFF:
+                system.reset_system(sushy.ResetType.FORCE_OFF)
+                system.refresh()
+            return _observation(system_id, system)
+        except sushy_errors.SushyError as err:
+            raise _translate(err) from None
+
+    def create_account(self, username: str, password: str, role: str) -> None:
+        try:
+            self._conn.post(
+                ACCOUNTS,
+                data={"UserName": username, "Password": password, "RoleId": role, "Enabled": True},
+            )
+        except sushy_errors.SushyError as err:
+            raise _translate(err) from None
+
+    def delete_accounts(self, username: str) -> int:
+        """Delete every account with this user name; idempotent (none left is success)."""
+        deleted = 0
+        try:
+            members = self._conn.get(ACCOUNTS).json().get("Members", [])
+            for member in members:
+                uri = member["@odata.id"]
+                try:
+                    if self._conn.get(uri).json().get("UserName") == username:
+                        self._conn.delete(uri)
+                        deleted += 1
+                except sushy_errors.ResourceNotFoundError:
+                    continue  # deleted meanwhile
+        except sushy_errors.SushyError as err:
+            raise _translate(err) from None
+        return deleted
 
 
 def _translate(err: sushy_errors.SushyError) -> BmcError:

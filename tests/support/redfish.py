@@ -1,4 +1,6 @@
-"""sushy-tools' Redfish emulator (fake driver, real basic auth) as a BMC peer for tests."""
+"""sushy-tools' Redfish emulator (fake driver, real basic auth) as a BMC peer for tests, with
+an AccountService in front of it (tests/support/account_service.py): `url` is the BMC as a
+client sees it, `emulator_url` the emulator alone."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ import uuid
 from pathlib import Path
 
 import bcrypt
+
+from tests.support.account_service import Accounts, AccountService
 
 
 def _free_port() -> int:
@@ -27,17 +31,28 @@ class RedfishEmulator:
     ) -> None:
         self.dir = workdir
         self.port = _free_port()
+        self.emulator_port = _free_port()
         self.username, self.password = username, password
         self.systems = [str(uuid.uuid4()) for _ in range(nodes)]
         self._proc: subprocess.Popen[bytes] | None = None
+        self._accounts: AccountService | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def emulator_url(self) -> str:
+        return f"http://127.0.0.1:{self.emulator_port}"
+
+    @property
+    def htpasswd(self) -> Path:
+        return self.dir / "htpasswd"
+
     def start(self) -> None:
-        hashed = bcrypt.hashpw(self.password.encode(), bcrypt.gensalt()).decode()
-        (self.dir / "htpasswd").write_text(f"{self.username}:{hashed}\n")
+        if not self.htpasswd.exists():  # a restart keeps the accounts made meanwhile
+            hashed = bcrypt.hashpw(self.password.encode(), bcrypt.gensalt(4)).decode()
+            self.htpasswd.write_text(f"{self.username}:{hashed}\n")
         systems = [
             {
                 "uuid": s,
@@ -49,9 +64,9 @@ class RedfishEmulator:
         ]
         (self.dir / "emulator.py").write_text(
             f"SUSHY_EMULATOR_LISTEN_IP = '127.0.0.1'\n"
-            f"SUSHY_EMULATOR_LISTEN_PORT = {self.port}\n"
+            f"SUSHY_EMULATOR_LISTEN_PORT = {self.emulator_port}\n"
             "SUSHY_EMULATOR_FAKE_DRIVER = True\n"
-            f"SUSHY_EMULATOR_AUTH_FILE = {str(self.dir / 'htpasswd')!r}\n"
+            f"SUSHY_EMULATOR_AUTH_FILE = {str(self.htpasswd)!r}\n"
             f"SUSHY_EMULATOR_STATE_DIR = {str(self.dir / 'state')!r}\n"
             f"SUSHY_EMULATOR_FAKE_SYSTEMS = {systems!r}\n"
         )
@@ -65,14 +80,22 @@ class RedfishEmulator:
         deadline = time.monotonic() + 20
         while True:
             try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
+                socket.create_connection(("127.0.0.1", self.emulator_port), timeout=0.2).close()
+                break
             except OSError:
                 if time.monotonic() > deadline:
                     raise TimeoutError("sushy-emulator did not start") from None
                 time.sleep(0.05)
+        if self._accounts is None:
+            self._accounts = AccountService(
+                Accounts(self.htpasswd, self.username), ("127.0.0.1", self.emulator_port), self.port
+            )
+        self._accounts.start()
 
     def stop(self) -> None:
+        """The whole BMC goes away: the AccountService front and the emulator."""
+        if self._accounts is not None:
+            self._accounts.stop()
         if self._proc is not None:
             self._proc.terminate()
             self._proc.wait(timeout=10)

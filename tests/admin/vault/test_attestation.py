@@ -6,10 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
-import shutil
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,65 +15,17 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from admin.vault.agent import TpmAgent
 from admin.vault.attestation import Event, Quote, parse_quote, verify
-
-BOOT = [
-    (0, b"UEFI firmware 1.4.2", "firmware"),
-    (2, b"option ROM nic0", "option ROM"),
-    (4, b"systemd-boot 255", "bootloader"),
-    (4, b"talos vmlinuz v1.14.0", "kernel"),
-    (7, b"secure boot: enabled", "secure boot policy"),
-]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.support.tpm import BOOT, SoftTpm
 
 
 @pytest.fixture
 def agent(tmp_path: Path) -> Iterator[TpmAgent]:
-    if shutil.which("swtpm") is None:
-        pytest.fail("swtpm is not installed (scripts/tpm.sh installs it)")
-    port = free_port()
-    while True:  # swtpm takes port and port+1 (control)
-        try:
-            socket.create_server(("127.0.0.1", port + 1)).close()
-            break
-        except OSError:
-            port = free_port()
-    state = tmp_path / "tpm"
-    state.mkdir()
-    proc = subprocess.Popen(
-        [
-            "swtpm",
-            "socket",
-            "--tpm2",
-            "--tpmstate",
-            f"dir={state}",
-            "--server",
-            f"type=tcp,port={port},bindaddr=127.0.0.1",
-            "--ctrl",
-            f"type=tcp,port={port + 1},bindaddr=127.0.0.1",
-            "--flags",
-            "not-need-init,startup-clear",
-        ],
-    )
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            assert time.monotonic() < deadline, "swtpm did not start"
-            time.sleep(0.02)
-    tpm = TpmAgent("swtpm", f"host=127.0.0.1,port={port}")
-    for pcr, data, what in BOOT:
-        tpm.measure(pcr, data, what)
-    yield tpm
-    tpm.close()
-    proc.terminate()
-    proc.wait(timeout=10)
+    with SoftTpm(tmp_path / "tpm") as soft:
+        tpm = TpmAgent("swtpm", soft.tcti_config)
+        for pcr, data, what in BOOT:
+            tpm.measure(pcr, data, what)
+        yield tpm
+        tpm.close()
 
 
 def reference() -> dict[int, set[str]]:

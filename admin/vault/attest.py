@@ -1,0 +1,113 @@
+"""The control plane's side of attestation (Keylime's verifier): challenge each node's agent
+with a fresh nonce, enrol its attestation key on first contact unless the inventory pinned
+one, and verify the quote with `attestation.verify`. Agents that cannot be reached or answer
+nonsense fail their node, never the request."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+import asyncpg
+import orjson
+
+from admin.vault import store
+from admin.vault.attestation import Event, Quote, replay, verify
+
+
+class AgentError(Exception):
+    pass
+
+
+def parse_quote_json(data: Any) -> Quote:
+    try:
+        signature = base64.b64decode(data["signature"], validate=True)
+        if len(signature) != 64:
+            raise AgentError("signature: 64 bytes (ECDSA P-256 r||s) expected")
+        return Quote(
+            base64.b64decode(data["message"], validate=True),
+            signature[:32],
+            signature[32:],
+            [
+                Event(int(e["pcr"]), str(e["digest"]), str(e["description"]))
+                for e in data["event_log"]
+            ],
+        )
+    except (KeyError, TypeError, ValueError, binascii.Error) as err:
+        raise AgentError(f"the agent's quote is malformed: {err}") from None
+
+
+async def _agent_call(
+    session: aiohttp.ClientSession, method: str, url: str, **kwargs: Any
+) -> bytes:
+    try:
+        async with session.request(method, url, **kwargs) as response:
+            body = await response.read()
+    except (aiohttp.ClientError, TimeoutError) as err:
+        raise AgentError(
+            f"the attestation agent cannot be reached ({type(err).__name__})"
+        ) from None
+    if response.status != 200:
+        raise AgentError(f"the attestation agent answered HTTP {response.status}")
+    return body
+
+
+async def attest_node(
+    session: aiohttp.ClientSession,
+    pool: asyncpg.Pool,
+    node: asyncpg.Record,
+    nonce: bytes,
+    reference: Mapping[int, set[str]],
+) -> dict[str, Any]:
+    report: dict[str, Any] = {"node_id": node["id"], "name": node["name"], "verdict": "fail"}
+    try:
+        if node["agent_url"] is None:
+            raise AgentError("the node has no attestation agent in the inventory")
+        base = node["agent_url"].rstrip("/")
+        ak = node["ak_public_pem"]
+        if ak is None:
+            ak = (await _agent_call(session, "GET", f"{base}/v1/attestation-key")).decode()
+            await store.enrol_ak(pool, node["id"], ak)
+            report["attestation_key_enrolled"] = True
+        body = await _agent_call(session, "POST", f"{base}/v1/quote", json={"nonce": nonce.hex()})
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise AgentError("the agent's answer is not JSON") from None
+        quote = parse_quote_json(data)
+    except AgentError as err:
+        return {
+            **report,
+            "quote": None,
+            "pcrs": {},
+            "event_log": [],
+            "checks": {},
+            "error": str(err),
+        }
+    result = verify(quote, ak_public_pem=ak.encode(), nonce=nonce, reference=reference)
+    return {
+        **report,
+        "verdict": "pass" if result.ok else "fail",
+        "quote": {"message": data["message"], "signature": data["signature"]},
+        "pcrs": {"sha256": {str(i): v.hex() for i, v in replay(quote.events).items()}},
+        "event_log": data["event_log"],
+        "checks": result.checks,
+        "error": None,
+    }
+
+
+async def attest_rack(
+    session: aiohttp.ClientSession,
+    pool: asyncpg.Pool,
+    inventory_rack: asyncpg.Record,
+    nonce: bytes,
+) -> list[dict[str, Any]]:
+    reference = {int(p): set(d) for p, d in inventory_rack["reference_values"].items()}
+    nodes = await store.inventory_nodes(pool, inventory_rack["name"])
+    return list(
+        await asyncio.gather(*(attest_node(session, pool, n, nonce, reference) for n in nodes))
+    )

@@ -1,0 +1,31 @@
+"""Vault's settings: the inventory file, the key that seals secrets at rest, reconciler pace."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class VaultSettings(BaseSettings):
+    """Usage: `VaultSettings()` reads `VOLT_VAULT_*`; without an inventory Vault answers 503."""
+
+    model_config = SettingsConfigDict(env_prefix="VOLT_VAULT_", extra="ignore")
+
+    # The operator's racks, nodes and BMC admin credentials (YAML, see admin/vault/inventory.py).
+    inventory: Path | None = None
+    # Fernet keys (urlsafe base64, 32 bytes), newest first: the first seals, any of them opens,
+    # so a key is rotated by prepending a new one. BMC passwords and Talos bundles need it.
+    secret_keys: list[SecretStr] = Field(default_factory=list)
+    reconcile_interval_s: float = 1.0
+    # A failed rack is retried after retry_base_s, doubling per attempt up to retry_max_s.
+    retry_base_s: float = 5.0
+    retry_max_s: float = 300.0
+    # Minted BMC accounts: the Redfish role (least privilege that can still power-cycle and
+    # set boot devices) and the lifetime bounds.
+    bmc_role: str = "Operator"
+    min_credential_ttl_s: int = 60
+    max_credential_ttl_s: int = 86_400
+    # Timeout for one call to a node's attestation agent.
+    agent_timeout_s: float = 10.0

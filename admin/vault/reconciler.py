@@ -1,0 +1,271 @@
+"""The Vault reconciler, level-triggered and idempotent like Ironic's conductor: each pass
+observes the BMCs, acts with idempotent Redfish calls and records the transition with the row
+version, so a crash at any point resumes cleanly.
+
+requested -> allocating: picked up.
+allocating -> provisioning: the rack's Talos secrets bundle is generated once and sealed.
+provisioning -> ready: every node's boot device is set (PXE, into the installer) and it is
+    powered on, verified by reading the BMC back (a power change lands seconds later).
+provisioning/releasing -> failed: a BMC refused or is down; `last_error` and the node's own
+    error say which. Retried with backoff: the rack resumes where it failed.
+releasing -> released: the tenant's BMC accounts are deleted and the nodes are powered off
+    (verified); the physical rack is free for the next tenant.
+Minted BMC accounts are deleted when they expire, on every node, and the deletion is audited.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import asyncpg
+
+from admin.vault import store
+from admin.vault.config import VaultSettings
+from admin.vault.redfish import Bmc, BmcError, NodeObservation
+from admin.vault.sealing import Sealer
+from admin.vault.states import RackEvent, RackState, retry_delay
+from admin.vault.talos import generate_bundle
+from voltcore.audit import AuditEntry
+from voltcore.errors import Conflict
+
+log = logging.getLogger(__name__)
+
+Audit = Callable[[AuditEntry], None]
+
+
+class NodeFailed(Exception):
+    def __init__(self, nodes: list[dict[str, Any]], error: BmcError) -> None:
+        self.nodes, self.error = nodes, error
+
+
+def node_view(
+    node: asyncpg.Record,
+    status: str,
+    seen: NodeObservation | None = None,
+    error: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    return {
+        "id": node["id"],
+        "name": node["name"],
+        "role": node["role"],
+        "status": status,
+        "power_state": seen.power_state if seen else None,
+        "boot_device": seen.boot_target if seen else None,
+        "redfish_url": node["redfish_url"],
+        "last_error": error,
+    }
+
+
+class Reconciler:
+    """Usage: `await Reconciler(pool, sealer, settings, audit).run()` as a task;
+    `reconcile_once()` for one pass."""
+
+    def __init__(
+        self, pool: asyncpg.Pool, sealer: Sealer, settings: VaultSettings, audit: Audit
+    ) -> None:
+        self.pool = pool
+        self.sealer = sealer
+        self.settings = settings
+        self.audit = audit
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.reconcile_once()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
+                log.warning("vault reconcile pass failed", extra={"error": repr(err)})
+            except Exception:
+                # A bug must not stop every rack for good: log it and try again next pass.
+                log.exception("vault reconcile pass crashed")
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.settings.reconcile_interval_s):
+                    await self._wake.wait()
+            self._wake.clear()
+
+    async def reconcile_once(self) -> None:
+        for rack in await store.open_racks(self.pool):
+            with contextlib.suppress(Conflict):  # moved by someone else: the next pass sees it
+                await self.reconcile(rack)
+        await self._delete_accounts()
+
+    def bmc(self, node: asyncpg.Record) -> Bmc:
+        """A client for a node's BMC with the admin credentials, unsealed only for the call."""
+        password = self.sealer.open(node["bmc_password_sealed"]).decode()
+        return Bmc(node["redfish_url"], node["bmc_username"], password)
+
+    async def reconcile(self, rack: asyncpg.Record) -> None:
+        state = RackState(rack["status"])
+        if state is RackState.REQUESTED:
+            rack = await store.apply(self.pool, rack, RackEvent.START)
+            state = RackState.ALLOCATING
+        if state is RackState.ALLOCATING:
+            rack = await self._allocate(rack)
+            state = RackState.PROVISIONING
+        if state is RackState.FAILED:
+            delay = retry_delay(
+                rack["attempts"], self.settings.retry_base_s, self.settings.retry_max_s
+            )
+            if dt.datetime.now(dt.UTC) - rack["updated_at"] < dt.timedelta(seconds=delay):
+                return
+            rack = await store.apply(self.pool, rack, RackEvent.RETRY)
+            state = RackState(rack["status"])
+        try:
+            if state is RackState.PROVISIONING:
+                await self._provision(rack)
+            elif state is RackState.RELEASING:
+                await self._release(rack)
+        except NodeFailed as failed:
+            error = store.error_object(failed.error.code, failed.error.message)
+            await store.apply(
+                self.pool,
+                rack,
+                RackEvent.FAIL,
+                failed_in=state.value,
+                nodes=failed.nodes,
+                last_error=error,
+                attempts=rack["attempts"] + 1,
+            )
+            log.warning(
+                "vault rack failed", extra={"rack_id": rack["id"], "error": failed.error.code}
+            )
+
+    async def _allocate(self, rack: asyncpg.Record) -> asyncpg.Record:
+        # One bundle per reservation: a new tenant of the same hardware gets a new cluster.
+        bundle = await asyncio.to_thread(generate_bundle)
+        nodes = await store.inventory_nodes(self.pool, rack["inventory_rack"])
+        return await store.apply(
+            self.pool,
+            rack,
+            RackEvent.ALLOCATED,
+            secrets_sealed=self.sealer.seal_json(bundle.to_dict()),
+            nodes=[node_view(n, "pending") for n in nodes],
+        )
+
+    async def _each_node(
+        self,
+        rack: asyncpg.Record,
+        act: Callable[[Bmc, str], NodeObservation],
+        done: Callable[[NodeObservation], bool],
+        busy: str,
+        finished: str,
+    ) -> tuple[bool, list[dict[str, Any]]]:
+        """Run `act` on every node's BMC (in threads, nodes in parallel); True when every node
+        reads back `done`. Raises NodeFailed with every node's view if any BMC failed."""
+        nodes = await store.inventory_nodes(self.pool, rack["inventory_rack"])
+
+        def one(node: asyncpg.Record) -> NodeObservation:
+            bmc = self.bmc(node)
+            try:
+                return act(bmc, node["system_id"])
+            finally:
+                bmc.close()
+
+        results = await asyncio.gather(
+            *(asyncio.to_thread(one, n) for n in nodes), return_exceptions=True
+        )
+        views, first_error = [], None
+        for node, result in zip(nodes, results, strict=True):
+            if isinstance(result, BmcError):
+                first_error = first_error or result
+                views.append(
+                    node_view(node, "failed", error=store.error_object(result.code, result.message))
+                )
+            elif isinstance(result, BaseException):
+                raise result
+            else:
+                views.append(node_view(node, finished if done(result) else busy, result))
+        if first_error is not None:
+            raise NodeFailed(views, first_error)
+        return all(v["status"] == finished for v in views), views
+
+    async def _provision(self, rack: asyncpg.Record) -> None:
+        ready, views = await self._each_node(
+            rack,
+            Bmc.ensure_provisioning_boot,
+            lambda seen: seen.booted_for_provisioning,
+            "provisioning",
+            "ready",
+        )
+        if not ready:
+            if views != rack["nodes"] or rack["last_error"] is not None:
+                await store.record(self.pool, rack, nodes=views, last_error=None)
+            return
+        await store.apply(
+            self.pool,
+            rack,
+            RackEvent.READY,
+            nodes=views,
+            last_error=None,
+            attempts=0,
+            ready_at=dt.datetime.now(dt.UTC),
+        )
+
+    async def _release(self, rack: asyncpg.Record) -> None:
+        await self._delete_accounts(rack["id"])
+        if await store.live_accounts(self.pool, rack["id"]):
+            return  # a BMC kept an account: try again next pass
+        off, views = await self._each_node(
+            rack, Bmc.power_off, lambda seen: seen.power_state == "Off", "releasing", "released"
+        )
+        if not off:
+            if views != rack["nodes"]:
+                await store.record(self.pool, rack, nodes=views, last_error=None)
+            return
+        await store.apply(
+            self.pool,
+            rack,
+            RackEvent.RELEASED,
+            nodes=views,
+            last_error=None,
+            attempts=0,
+            secrets_sealed=None,  # the cluster identity dies with the reservation
+            released_at=dt.datetime.now(dt.UTC),
+        )
+
+    async def _delete_accounts(self, rack_id: str | None = None) -> None:
+        """Delete expired accounts (and a releasing rack's) from every node of their rack."""
+        for account in await store.accounts_to_delete(self.pool):
+            if rack_id is not None and account["rack_id"] != rack_id:
+                continue
+            nodes = await store.inventory_nodes(self.pool, account["inventory_rack"])
+
+            def delete(node: asyncpg.Record, username: str = account["username"]) -> int:
+                bmc = self.bmc(node)
+                try:
+                    return bmc.delete_accounts(username)
+                finally:
+                    bmc.close()
+
+            try:
+                await asyncio.gather(
+                    *(asyncio.to_thread(delete, n) for n in store.distinct_bmcs(nodes))
+                )
+            except BmcError as err:
+                log.warning(
+                    "bmc account not deleted yet",
+                    extra={"account_id": account["id"], "error": err.code},
+                )
+                continue
+            await store.mark_deleted(self.pool, account["id"])
+            self.audit(
+                AuditEntry(
+                    time=dt.datetime.now(dt.UTC),
+                    org_id=account["org_id"],
+                    principal="system:vault-reconciler",
+                    spiffe_id=None,
+                    method="DELETE",
+                    route="/redfish/v1/AccountService/Accounts/{username}",
+                    status=204,
+                    request_id=account["id"],
+                    service="volt-admin",
+                )
+            )
