@@ -15,6 +15,7 @@ TalosRole = Literal["controlplane", "worker", "talosconfig"]
 class RackNode(VoltModel):
     id: str
     name: str | None = None
+    role: Literal["controlplane", "worker"] | None = None
     status: str
     power_state: str | None = None
     boot_device: str | None = None
@@ -32,6 +33,8 @@ class Rack(VoltModel):
     metro: str
     rack_type: str
     country: str | None = None
+    # The country the request required, if any.
+    sovereignty: str | None = None
     endpoint: str | None = None
     nodes: list[RackNode]
     created_at: int
@@ -42,14 +45,18 @@ class Rack(VoltModel):
 
 
 class RedfishNode(VoltModel):
-    node_id: str | None = None
+    node_id: str
     redfish_url: str
+    # The node's Redfish ComputerSystem id.
+    system_id: str | None = None
 
 
 class RedfishCredentials(VoltModel):
     """A time-limited BMC account on every node of a rack; the password is shown only once."""
 
     object: Literal["vault.redfish_credentials"] | None = None
+    # The account set (`bmcacct_...`).
+    id: str
     rack_id: str
     username: str
     password: str
@@ -70,6 +77,9 @@ class Quote(VoltModel):
 
 class NodeAttestation(VoltModel):
     node_id: str
+    name: str | None = None
+    # True when this report enrolled the node's attestation key (first contact, now pinned).
+    attestation_key_enrolled: bool | None = None
     verdict: Literal["pass", "fail"]
     quote: Quote | None = None
     pcrs: dict[str, Any] | None = None
