@@ -159,30 +159,28 @@ _BY_STATUS: dict[int, type[APIStatusError]] = {
 }
 
 
+def _class_for(status: int) -> type[APIStatusError]:
+    if status in _BY_STATUS:
+        return _BY_STATUS[status]
+    return InternalServerError if status >= 500 else APIStatusError
+
+
 def error_from_response(response: httpx.Response) -> APIStatusError:
-    """The exception for an error response; its body must have been read."""
+    """The exception for an error response (its body already read): the OpenAI error object,
+    an OAuth error (`{"error": "slow_down", ...}`), or whatever else a proxy may have sent."""
     try:
         body: Any = orjson.loads(response.content)
     except orjson.JSONDecodeError:
         body = response.text
     raw = body.get("error") if isinstance(body, dict) else None
+    status = response.status_code
     if isinstance(raw, dict):
         error = ErrorObject.model_validate(raw)
-        cls = _BY_STATUS.get(response.status_code)
-        if cls is None:
-            cls = InternalServerError if response.status_code >= 500 else APIStatusError
-        return cls(error.message, response, error=error, body=body)
+        return _class_for(status)(error.message, response, error=error, body=body)
     if isinstance(raw, str):
-        # RFC 6749 error responses carry the code as a bare string.
         description = body.get("error_description") or raw
         error = ErrorObject(message=description, type="oauth_error", param=None, code=raw)
-        if response.status_code in (400, 401):
-            return OAuthError(description, response, error=error, body=body)
-        return _BY_STATUS.get(response.status_code, APIStatusError)(
-            description, response, error=error, body=body
-        )
-    cls = _BY_STATUS.get(response.status_code)
-    if cls is None:
-        cls = InternalServerError if response.status_code >= 500 else APIStatusError
+        cls = OAuthError if status in (400, 401) else _class_for(status)
+        return cls(description, response, error=error, body=body)
     text = body if isinstance(body, str) and body else response.reason_phrase
-    return cls(f"HTTP {response.status_code}: {text[:200]}", response, body=body)
+    return _class_for(status)(f"HTTP {status}: {text[:200]}", response, body=body)

@@ -90,3 +90,13 @@ async def test_auth_errors_are_typed(admin_app: tuple[web.Application, str], org
         with pytest.raises(PermissionDeniedError) as denied:
             await read_only.api_keys.create(name="nope")
     assert denied.value.code == "insufficient_scope"
+
+
+async def test_health_and_documents(admin_app: tuple[web.Application, str]) -> None:
+    # Unauthenticated: no key at all.
+    async with AsyncVolt(base_url=admin_app[1], api_key="") as client:
+        assert (await client.health.live()).status == "ok"
+        ready = await client.health.ready()
+        assert ready.status == "ok" and ready.checks and ready.checks["database"] == "ok"
+        assert "volt_http_requests_total" in await client.health.metrics()
+        assert (await client.health.openapi()).startswith("openapi: 3.1")
