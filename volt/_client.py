@@ -10,7 +10,7 @@ import os
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypedDict, TypeVar, Unpack
 
 import httpx
 
@@ -36,6 +36,18 @@ from volt.types.common import CursorPage
 
 T = TypeVar("T")
 C = TypeVar("C", bound="BaseClient[Any]")
+
+
+class ClientOptions(TypedDict, total=False):
+    """What `Volt(...)` and `AsyncVolt(...)` accept besides their own httpx client."""
+
+    api_key: str | None
+    base_url: str | None
+    credentials: Credentials | None
+    timeout: float | httpx.Timeout | None
+    max_retries: int
+    default_headers: dict[str, str] | None
+    save_refreshed: Callable[[Credentials], Any] | None
 
 
 class BaseClient(Executor[M], Generic[M]):
@@ -137,7 +149,9 @@ class Volt(BaseClient[Sync]):
     Usage: `with Volt() as client: print(client.models.list().data)`.
     """
 
-    def __init__(self, *, http_client: httpx.Client | None = None, **options: Any) -> None:
+    def __init__(
+        self, *, http_client: httpx.Client | None = None, **options: Unpack[ClientOptions]
+    ) -> None:
         super().__init__(**options)
         self._http = http_client or httpx.Client()
 
@@ -190,7 +204,9 @@ class AsyncVolt(BaseClient[Async]):
     Usage: `async with AsyncVolt() as client: print((await client.models.list()).data)`.
     """
 
-    def __init__(self, *, http_client: httpx.AsyncClient | None = None, **options: Any) -> None:
+    def __init__(
+        self, *, http_client: httpx.AsyncClient | None = None, **options: Unpack[ClientOptions]
+    ) -> None:
         super().__init__(**options)
         self._http = http_client or httpx.AsyncClient()
 

@@ -29,3 +29,5 @@ MAX_RETRY_AFTER_S = 60.0
 
 # An access token this close to its expiry is refreshed before it is used.
 TOKEN_REFRESH_SKEW_S = 30.0
+# How often a call waiting on another call's token refresh looks again.
+REFRESH_WAIT_S = 0.02

@@ -16,7 +16,7 @@ import orjson
 
 from volt import __version__
 from volt._call import ORG, Call
-from volt._constants import CLI_CLIENT_ID, RETRY_STATUSES
+from volt._constants import CLI_CLIENT_ID, REFRESH_WAIT_S, RETRY_STATUSES
 from volt._exceptions import APIConnectionError, APITimeoutError, error_from_response
 from volt._retry import retry_delay
 from volt.credentials import Credentials
@@ -56,6 +56,9 @@ class Session:
     # Called with refreshed device-flow credentials (the CLI saves them).
     on_refresh: Callable[[Credentials], None] | None = None
     org_id: str | None = None
+    # Set while one call refreshes the token: others wait for it rather than refresh too, as a
+    # refresh token is single-use and the server takes its reuse for theft (and revokes all).
+    refreshing: bool = False
 
     @property
     def token(self) -> str | None:
@@ -63,10 +66,10 @@ class Session:
 
     def exchange(self, call: Call[Any], *, stream: bool = False) -> Exchange[httpx.Response]:
         """Drive one call to its final response, or raise its `APIError`."""
-        if call.authenticated and self.api_key is None and self._can_refresh():
+        if call.authenticated and self._can_refresh():
             assert self.credentials is not None
             if self.credentials.expired():
-                yield from self._refresh()
+                yield from self._refresh(self.credentials)
         path = call.path
         if ORG in path:
             path = path.replace(ORG, (yield from self._org_id()))
@@ -77,6 +80,7 @@ class Session:
             key = f"volt-{uuid.uuid4()}"
         attempt, refreshed = 0, False
         while True:
+            used = self.credentials
             request = self._build(call, path, key)
             outcome = yield Send(request, stream)
             if isinstance(outcome, httpx.TransportError):
@@ -92,7 +96,8 @@ class Session:
             if outcome.status_code == 401 and not refreshed and self._can_refresh():
                 # The token may have been revoked or expired early: one refresh, one more try.
                 refreshed = True
-                yield from self._refresh()
+                assert used is not None
+                yield from self._refresh(used)
                 continue
             if outcome.status_code in RETRY_STATUSES and attempt < self.max_retries:
                 delay = retry_delay(attempt, outcome.headers)
@@ -141,17 +146,25 @@ class Session:
     def _can_refresh(self) -> bool:
         return self.api_key is None and bool(self.credentials and self.credentials.refresh_token)
 
-    def _refresh(self) -> Exchange[None]:
-        assert self.credentials is not None
-        assert self.credentials.refresh_token is not None
+    def _refresh(self, stale: Credentials) -> Exchange[None]:
+        """Replace `stale` credentials, once, however many calls found them stale."""
+        while self.refreshing:
+            yield Sleep(REFRESH_WAIT_S)
+        if self.credentials is not stale:
+            return  # another call refreshed them meanwhile
+        assert stale.refresh_token is not None
         form = {
             "grant_type": "refresh_token",
-            "refresh_token": self.credentials.refresh_token,
+            "refresh_token": stale.refresh_token,
             "client_id": CLI_CLIENT_ID,
         }
         call = Call("POST", "/oauth/token", TokenResponse, form=form, authenticated=False)
-        token = yield from self.fetch(call)
-        self.credentials = Credentials.from_token(self.base_url, token, previous=self.credentials)
+        self.refreshing = True
+        try:
+            token = yield from self.fetch(call)
+        finally:
+            self.refreshing = False
+        self.credentials = Credentials.from_token(self.base_url, token, previous=stale)
         if self.on_refresh is not None:
             self.on_refresh(self.credentials)
 

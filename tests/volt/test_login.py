@@ -122,7 +122,17 @@ async def test_login_pending_slow_down_approve_then_refresh(
     assert renewed.refresh_token != saved.refresh_token  # rotated
     assert os.stat(path).st_mode & 0o777 == 0o600
 
-    # The SDK reads the same file, and refreshes on a 401 too (the token was revoked early).
+    # Concurrent calls that all find the token expired refresh it once: refresh tokens are
+    # single-use, and reusing one would revoke the whole sign-in.
+    once: list[Credentials] = []
+    stale = renewed.model_copy(update={"expires_at": time.time() - 1})
+    async with AsyncVolt(credentials=stale, save_refreshed=once.append) as aclient:
+        principals = await asyncio.gather(*(aclient.me.retrieve() for _ in range(5)))
+        assert {p.kind for p in principals} == {"oauth_token"} and len(once) == 1
+        assert aclient.credentials is not None
+        renewed = aclient.credentials
+
+    # The SDK refreshes on a 401 too (the token was revoked early).
     await pool.execute(
         "UPDATE oauth_tokens SET expires_at = now() - interval '1 second' WHERE kind = 'access' "
         "AND org_id = $1",
