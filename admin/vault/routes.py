@@ -77,7 +77,8 @@ async def _rack(request: web.Request) -> asyncpg.Record:
 
 
 def _require(rack: asyncpg.Record, states: frozenset[RackState], what: str) -> None:
-    if RackState(rack["status"]) not in states:
+    # A rack released before allocation can fail while releasing without ever having secrets.
+    if RackState(rack["status"]) not in states or rack["secrets_sealed"] is None:
         raise Conflict(
             f"Rack '{rack['id']}' is {rack['status']}; {what}.",
             param="rack_id",
@@ -233,7 +234,6 @@ async def talos_config(request: web.Request) -> web.Response:
     pool = request.app[POOL]
     rack = await _rack(request)
     _require(rack, ALLOCATED, "its cluster identity exists once it is allocated")
-    assert rack["secrets_sealed"] is not None
     bundle_data = vault.sealer.open_json(rack["secrets_sealed"])
     assert isinstance(bundle_data, dict)
     bundle = SecretsBundle.from_dict(bundle_data)

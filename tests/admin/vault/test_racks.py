@@ -73,6 +73,9 @@ async def test_a_rack_is_single_tenant_sovereign_and_free_again_once_released(
     assert {p for p, _ in emulator_view(lab).values()} == {"Off"}
     again = await lab.api.delete(f"/v1/vault/racks/{rack['id']}", key=a.key)
     assert again.status == 202 and again.json()["status"] == "released"
+    # The cluster identity went with the reservation.
+    gone = await lab.api.get(f"/v1/vault/racks/{rack['id']}/talos-config", key=a.key)
+    gone.expect_error(409, "rack_not_allocated", "rack_id")
 
     # The next tenant gets the same hardware as a new reservation, with nothing of A's.
     theirs = await lab.ready_rack(b.key)
