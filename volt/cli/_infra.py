@@ -129,8 +129,9 @@ def rack_create(client: Volt, args: argparse.Namespace, out: Output) -> int:
         rack = wait(
             rack,
             lambda: client.vault.racks.retrieve(rack.id),
-            lambda r: r.status,
-            lambda r: r.status in ("ready", "failed", "released"),
+            _rack_state,
+            # `failed` is not the end for a rack: the reconciler retries it with backoff.
+            lambda r: r.status in ("ready", "released"),
             out,
             label=rack.id,
             interval=args.poll_interval,
@@ -138,6 +139,12 @@ def rack_create(client: Volt, args: argparse.Namespace, out: Output) -> int:
         )
     out.item(rack, RACK_COLUMNS)
     return 0 if not args.wait or rack.status == "ready" else 1
+
+
+def _rack_state(rack: Rack) -> str:
+    if rack.status == "failed" and rack.last_error is not None:
+        return f"failed ({rack.last_error.code}: {rack.last_error.message}), retrying"
+    return rack.status
 
 
 def rack_list(client: Volt, args: argparse.Namespace, out: Output) -> int:
