@@ -16,7 +16,7 @@ import yaml
 from tests.conftest import MakeOrg, Org
 from tests.support.forge import A100, H100, ForgeService, tenant_api
 from tests.volt.conftest import RunVolt, sync
-from volt import APIStatusError, AsyncVolt, Volt
+from volt import AsyncVolt, BadRequestError, Volt
 from volt.types import Lease
 from volt.types.forge import ENDED_LEASE_STATUSES
 
@@ -55,11 +55,10 @@ async def test_sdk_lease_lifecycle(forge: ForgeService, org: Org, tmp_path: Path
         assert lease.status == "pending" and lease.last_error is None
         again = await client.forge.leases.create(**args, idempotency_key="sdk-1")  # type: ignore[arg-type]
         assert again.id == lease.id
-        # openapi.yaml documents a 409 here; the service answers 400 (reported): the code is
-        # what both agree on.
-        with pytest.raises(APIStatusError) as reused:
+        with pytest.raises(BadRequestError) as reused:
             await client.forge.leases.create(**{**args, "gpu_count": 1}, idempotency_key="sdk-1")  # type: ignore[arg-type]
         assert reused.value.code == "idempotency_key_reused"
+        assert reused.value.param == "Idempotency-Key"
 
         active = await until(client, lease.id, "active")
         assert active.namespace and active.nodes and sum(n.gpus for n in active.nodes) == 2
