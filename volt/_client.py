@@ -69,20 +69,18 @@ class BaseClient(Executor[M], Generic[M]):
         default_headers: dict[str, str] | None = None,
         save_refreshed: Callable[[Credentials], Any] | None = None,
     ) -> None:
+        base_url = base_url or os.environ.get("VOLT_BASE_URL") or None
         if api_key is None and credentials is None:
             api_key = os.environ.get("VOLT_API_KEY") or None
-            if api_key is None:
-                credentials = load_credentials()
-                if credentials is not None and save_refreshed is None:
+            saved = load_credentials() if api_key is None else None
+            # Tokens only ever go to the service that issued them.
+            if saved is not None and (base_url is None or _same(base_url, saved.base_url)):
+                credentials = saved
+                if save_refreshed is None:
                     save_refreshed = save_credentials
         # `api_key=""` asks for no credentials at all (the device flow signs in with none).
         api_key = api_key or None
-        base_url = (
-            base_url
-            or os.environ.get("VOLT_BASE_URL")
-            or (credentials.base_url if credentials else None)
-            or DEFAULT_BASE_URL
-        )
+        base_url = base_url or (credentials.base_url if credentials else None) or DEFAULT_BASE_URL
         self._session = Session(
             base_url=base_url.rstrip("/"),
             api_key=api_key,
@@ -135,6 +133,10 @@ class BaseClient(Executor[M], Generic[M]):
         )
         other._mount()
         return other
+
+
+def _same(a: str, b: str) -> bool:
+    return a.rstrip("/") == b.rstrip("/")
 
 
 def _timeout(timeout: float | httpx.Timeout | None) -> httpx.Timeout:

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from volt import APIError, Credentials
+from volt import APIError, Credentials, Volt
 from volt._call import Call
 from volt._protocol import Send, Session
 from volt._streaming import DONE, decode
@@ -89,3 +89,22 @@ def test_requests_carry_what_they_should() -> None:
     listed = session.exchange(Call("GET", "/v1/files", Principal, params={"a": [1, 2], "b": None}))
     step = next(listed)
     assert isinstance(step, Send) and step.request.url.query == b"a=1&a=2"
+
+
+def test_saved_tokens_only_go_to_their_service(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("VOLT_CONFIG_DIR", str(tmp_path))
+    monkeypatch.delenv("VOLT_API_KEY", raising=False)
+    monkeypatch.delenv("VOLT_BASE_URL", raising=False)
+    save_credentials(Credentials(base_url="http://issuer.test/", access_token="volt_at_a"))
+    with Volt() as client:
+        assert client.base_url == "http://issuer.test"
+        assert client.credentials is not None
+    with Volt(base_url="http://issuer.test") as client:
+        assert client.credentials is not None
+    monkeypatch.setenv("VOLT_BASE_URL", "http://elsewhere.test")
+    with Volt() as client:
+        assert client.base_url == "http://elsewhere.test" and client.credentials is None
+    with Volt(api_key="volt_sk_live_k") as client:
+        assert client.credentials is None
