@@ -90,8 +90,9 @@ async def test_login_pending_slow_down_approve_then_refresh(
     # answers slow_down and the CLI must back off by 5 s from then on.
     await asyncio.sleep(2.5)
     await pool.execute(
-        "UPDATE oauth_device_codes SET last_polled_at = now() + interval '10 seconds' "
-        "WHERE status = 'pending' AND created_at > now() - interval '1 minute'"
+        "UPDATE oauth_device_codes SET last_polled_at = now() + interval '10 seconds' WHERE id = "
+        "(SELECT id FROM oauth_device_codes WHERE status = 'pending' ORDER BY created_at DESC "
+        "LIMIT 1)"
     )
     await login.wait_for(r"poll more slowly: every 6s")
     browser = await signin.browser_for(await signin.admin(signin.a))
