@@ -54,8 +54,11 @@ class BaseClient(Executor[M], Generic[M]):
     """Configuration, credentials and the resource tree, for either client.
 
     Credentials, first found: `api_key`, `VOLT_API_KEY`, `credentials`, then the CLI's saved
-    sign-in (refreshed when it expires, and saved again). Base URL: `base_url`,
-    `VOLT_BASE_URL`, the saved sign-in's, then http://127.0.0.1:8080.
+    sign-in (refreshed when it expires, and saved again; used only against the service that
+    issued it). Base URL: `base_url`, `VOLT_BASE_URL`, the saved sign-in's, then
+    http://127.0.0.1:8080.
+
+    Usage: `Volt(base_url="http://127.0.0.1:8080", api_key="volt_sk_live_...", max_retries=5)`.
     """
 
     def __init__(

@@ -63,7 +63,10 @@ class SyncPage(_Page[T]):
 
 
 class AsyncPage(_Page[T]):
-    """One page of an async list; `async for` over it yields every item of every page."""
+    """One page of an async list; `async for` over it yields every item of every page.
+
+    Usage: `page = await client.files.list(limit=10); nxt = await page.next_page()`.
+    """
 
     def __init__(
         self,
