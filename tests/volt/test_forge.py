@@ -9,11 +9,13 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 import pytest_asyncio
 import yaml
+from aiohttp import web
 
-from tests.conftest import MakeOrg, Org
+from tests.conftest import MakeOrg, Org, serve
 from tests.support.forge import A100, H100, ForgeService, tenant_api
 from tests.volt.conftest import RunVolt, sync
 from volt import AsyncVolt, BadRequestError, Volt
@@ -117,3 +119,44 @@ async def test_cli_lease_lifecycle(
     assert ended.code == 0 and "terminating" in ended.stdout
     async with AsyncVolt(base_url=base, api_key=key) as client:
         await until(client, lease["id"], "terminated")
+
+
+async def test_a_retried_post_whose_answer_was_lost_creates_one_lease(
+    forge: ForgeService, org: Org
+) -> None:
+    """A proxy in front of Forge delivers the first POST but drops the connection instead of
+    the answer: the SDK retries with the same Idempotency-Key and the real service answers
+    with the lease it already made."""
+    posts: list[str] = []
+
+    async def relay(request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        headers = {k: v for k, v in request.headers.items() if k.lower() != "host"}
+        async with (
+            aiohttp.ClientSession() as http,
+            http.request(
+                request.method, forge.api.base + request.path_qs, data=body, headers=headers
+            ) as upstream,
+        ):
+            payload = await upstream.read()
+            status, content_type = upstream.status, upstream.content_type
+        if request.method == "POST":
+            posts.append(request.headers["Idempotency-Key"])
+            if len(posts) == 1:
+                assert request.transport is not None
+                request.transport.close()  # the lease exists; its answer never arrives
+                return web.Response(status=500)
+        return web.Response(body=payload, status=status, content_type=content_type)
+
+    proxy = web.Application()
+    proxy.router.add_route("*", "/{tail:.*}", relay)
+    runner, base = await serve(proxy)
+    try:
+        async with AsyncVolt(base_url=base, api_key=org.key, max_retries=2) as client:
+            lease = await client.forge.leases.create(
+                gpu_type=A100, gpu_count=1, metro="ams1", duration_seconds=3600
+            )
+            assert len(posts) == 2 and posts[0] == posts[1]
+            assert [x.id async for x in client.forge.leases.list()] == [lease.id]
+    finally:
+        await runner.cleanup()
