@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -76,6 +77,17 @@ async def test_keys(run_volt: RunVolt, admin_app: tuple[web.Application, str], o
     assert all("secret" not in k for k in listed)
     table = await run_volt("keys", "list", base=base, key=org.key)
     assert made["redacted_value"] in table.stdout and made["secret"] not in table.stdout
+    rotated = await run_volt("keys", "rotate", made["id"], base=base, key=org.key)
+    assert rotated.code == 0 and "not shown again" in rotated.stderr
+    new_id = re.search(r"^ID\s+(key_\S+)$", rotated.stdout, flags=re.MULTILINE)
+    secret = re.search(r"^secret\s+(volt_sk_live_\S+)$", rotated.stdout, flags=re.MULTILINE)
+    assert new_id and secret, rotated.stdout
+    statuses = {
+        k["id"]: k["status"]
+        for k in (await run_volt("keys", "list", "--json", base=base, key=org.key)).json()
+    }
+    assert statuses[made["id"]] == "revoked" and statuses[new_id[1]] == "active"
+    made = {"id": new_id[1], "secret": secret[1]}
     revoked = await run_volt("keys", "revoke", made["id"], base=base, key=org.key)
     assert revoked.code == 0 and "revoked" in revoked.stdout
     refused = await run_volt("whoami", base=base, key=made["secret"])

@@ -114,6 +114,17 @@ def keys_create(client: Volt, args: argparse.Namespace, out: Output) -> int:
     return 0
 
 
+def keys_rotate(client: Volt, args: argparse.Namespace, out: Output) -> int:
+    key = client.api_keys.rotate(args.key_id, grace_period_seconds=args.grace_period)
+    if out.json:
+        out.data(key)
+        return 0
+    out.item(key, KEY_COLUMNS[:5])
+    out.line(f"secret  {key.secret}")
+    out.note("Store the secret now: it is not shown again.")
+    return 0
+
+
 def keys_revoke(client: Volt, args: argparse.Namespace, out: Output) -> int:
     out.item(client.api_keys.revoke(args.key_id), KEY_COLUMNS)
     return 0
@@ -163,6 +174,12 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     p.add_argument("--scope", action="append", choices=["read", "write"])
     p.add_argument("--expires-in", type=int, metavar="SECONDS")
     p.set_defaults(run=keys_create)
+    p = keys.add_parser("rotate", parents=[common], help="replace a key; shows the new secret")
+    p.add_argument("key_id")
+    p.add_argument(
+        "--grace-period", type=int, metavar="SECONDS", help="the old key works this long (0)"
+    )
+    p.set_defaults(run=keys_rotate)
     p = keys.add_parser("revoke", parents=[common], help="revoke a key at once")
     p.add_argument("key_id")
     p.set_defaults(run=keys_revoke)
