@@ -11,8 +11,9 @@ import asyncpg
 
 from admin.finetune.states import OPEN, JobEvent, JobState, next_state
 from admin.tenancy import unix
+from voltcore import versioned
 from voltcore.db import Conn
-from voltcore.errors import Conflict, InvalidRequest, NotFound
+from voltcore.errors import InvalidRequest, NotFound
 from voltcore.ids import random_base62
 
 # A pool, or a connection inside a transaction.
@@ -106,30 +107,20 @@ async def get_job(db: Db, org_id: str, job_id: str) -> asyncpg.Record:
     return row
 
 
-def _assignments(changes: dict[str, Any], first: int) -> tuple[list[str], list[Any]]:
-    """`col = $n` for each change, numbering placeholders from `first`."""
-    return [f"{c} = ${first + i}" for i, c in enumerate(changes)], list(changes.values())
-
-
 async def apply(db: Db, job: asyncpg.Record, event: JobEvent, **changes: Any) -> asyncpg.Record:
     """Persist one transition (and field changes) if nobody moved the job meanwhile; Conflict
     otherwise (the caller looks again)."""
     state = next_state(JobState(job["status"]), event)
-    sets, values = _assignments(changes, 4)
-    if state in (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED):
-        sets.append("finished_at = now()")
-    row = await db.fetchrow(
-        f"""UPDATE ft_jobs SET {
-            ", ".join(["status = $3", "version = version + 1", "updated_at = now()", *sets])
-        } WHERE id = $1 AND version = $2 RETURNING *""",
-        job["id"],
-        job["version"],
-        state.value,
-        *values,
+    final = state in (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
+    return await versioned.update(
+        db,
+        "ft_jobs",
+        job,
+        changes,
+        state=state.value,
+        also=["finished_at = now()"] if final else [],
+        code="job_changed",
     )
-    if row is None:
-        raise Conflict(f"Job {job['id']} changed concurrently.", code="job_changed")
-    return row
 
 
 async def lock_next(conn: Conn, state: JobState) -> asyncpg.Record | None:

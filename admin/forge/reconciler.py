@@ -29,7 +29,7 @@ from admin.forge.config import ForgeSettings
 from admin.forge.kube import Kube
 from admin.forge.plan import lease_manifests, node_label
 from admin.forge.states import LeaseEvent, LeaseState
-from voltcore.errors import Conflict
+from voltcore.loop import Loop, each
 
 log = logging.getLogger(__name__)
 
@@ -62,26 +62,16 @@ class Reconciler:
         self.kube = kube
         self.settings = settings
         self._synced: dict[str, float] = {}
-        self._wake = asyncio.Event()
+        self._loop = Loop("forge", self.reconcile_once, settings.reconcile_interval_s)
 
     def wake(self) -> None:
-        self._wake.set()
+        self._loop.wake()
 
     async def run(self) -> None:
-        while True:
-            try:
-                await self.reconcile_once()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
-                log.warning("forge reconcile pass failed", extra={"error": repr(err)})
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.settings.reconcile_interval_s):
-                    await self._wake.wait()
-            self._wake.clear()
+        await self._loop.run()
 
     async def reconcile_once(self) -> None:
-        for lease in await store.open_leases(self.pool):
-            with contextlib.suppress(Conflict):  # moved by someone else: next pass sees it
-                await self.reconcile(lease)
+        await each("forge", await store.open_leases(self.pool), self.reconcile)
         await self._collect_orphans()
 
     async def _k8s(self, fn: Any, *args: Any) -> Any:

@@ -13,8 +13,9 @@ import asyncpg
 from admin.forge.plan import namespace_for
 from admin.forge.states import HOLDING, LeaseEvent, LeaseState, next_state
 from admin.tenancy import unix
+from voltcore import versioned
 from voltcore.db import Conn
-from voltcore.errors import Conflict, NotFound
+from voltcore.errors import NotFound
 
 # Serialises placement: two leases must never be given the same free GPUs.
 PLACEMENT_LOCK = 0x766F6C74_0004
@@ -86,44 +87,20 @@ async def open_leases(pool: asyncpg.Pool) -> list[asyncpg.Record]:
     )
 
 
-def _assignments(changes: dict[str, Any], first: int) -> tuple[list[str], list[Any]]:
-    """`col = $n` for each change, numbering placeholders from `first`."""
-    return [f"{c} = ${first + i}" for i, c in enumerate(changes)], list(changes.values())
-
-
 async def apply(
     pool: asyncpg.Pool | Conn, lease: asyncpg.Record, event: LeaseEvent, **changes: Any
 ) -> asyncpg.Record:
     """Persist one transition (and any field changes) if nobody moved the lease meanwhile;
     raises Conflict otherwise, and the reconciler simply looks again."""
     state = next_state(LeaseState(lease["status"]), event, lease["end_reason"])
-    sets, values = _assignments(changes, 4)
-    row = await pool.fetchrow(
-        f"""UPDATE forge_leases SET {
-            ", ".join(["status = $3", "version = version + 1", "updated_at = now()", *sets])
-        }
-            WHERE id = $1 AND version = $2 RETURNING *""",
-        lease["id"],
-        lease["version"],
-        state.value,
-        *values,
+    return await versioned.update(
+        pool, "forge_leases", lease, changes, state=state.value, code="lease_changed"
     )
-    if row is None:
-        raise Conflict(f"Lease {lease['id']} changed concurrently.", code="lease_changed")
-    return row
 
 
 async def record(pool: asyncpg.Pool, lease: asyncpg.Record, **changes: Any) -> asyncpg.Record:
     """Update observations (last_error, conditions) without a state change."""
-    sets, values = _assignments(changes, 2)
-    row = await pool.fetchrow(
-        f"UPDATE forge_leases SET {', '.join([*sets, 'updated_at = now()'])} WHERE id = $1 "
-        "RETURNING *",
-        lease["id"],
-        *values,
-    )
-    assert row is not None
-    return row
+    return await versioned.update(pool, "forge_leases", lease, changes, code="lease_changed")
 
 
 def lease_object(row: asyncpg.Record, currency: str) -> dict[str, Any]:

@@ -61,7 +61,7 @@ async def vault_ctx(app: web.Application) -> AsyncIterator[None]:
     async with pool.acquire() as conn:
         await inventory.sync(conn, inventory.Inventory.load(settings.inventory), sealer)
     audit = app[AUDIT].add if AUDIT in app else (lambda _entry: None)
-    reconciler = Reconciler(pool, sealer, settings, audit)
+    reconciler = Reconciler(pool, sealer, settings, audit, app[SETTINGS].service_name)
     agents = aiohttp.ClientSession(
         timeout=aiohttp.ClientTimeout(total=settings.agent_timeout_s), raise_for_status=False
     )

@@ -16,7 +16,6 @@ Minted BMC accounts are deleted when they expire, on every node, and the deletio
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 from collections.abc import Callable
@@ -31,7 +30,7 @@ from admin.vault.sealing import Sealer
 from admin.vault.states import RackEvent, RackState, retry_delay
 from admin.vault.talos import generate_bundle
 from voltcore.audit import AuditEntry
-from voltcore.errors import Conflict
+from voltcore.loop import Loop, each
 
 log = logging.getLogger(__name__)
 
@@ -62,39 +61,32 @@ def node_view(
 
 
 class Reconciler:
-    """Usage: `await Reconciler(pool, sealer, settings, audit).run()` as a task;
+    """Usage: `await Reconciler(pool, sealer, settings, audit_writer.add).run()` as a task;
     `reconcile_once()` for one pass."""
 
     def __init__(
-        self, pool: asyncpg.Pool, sealer: Sealer, settings: VaultSettings, audit: Audit
+        self,
+        pool: asyncpg.Pool,
+        sealer: Sealer,
+        settings: VaultSettings,
+        audit: Audit,
+        service: str = "volt-admin",
     ) -> None:
         self.pool = pool
         self.sealer = sealer
         self.settings = settings
         self.audit = audit
-        self._wake = asyncio.Event()
+        self.service = service
+        self._loop = Loop("vault", self.reconcile_once, settings.reconcile_interval_s)
 
     def wake(self) -> None:
-        self._wake.set()
+        self._loop.wake()
 
     async def run(self) -> None:
-        while True:
-            try:
-                await self.reconcile_once()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
-                log.warning("vault reconcile pass failed", extra={"error": repr(err)})
-            except Exception:
-                # A bug must not stop every rack for good: log it and try again next pass.
-                log.exception("vault reconcile pass crashed")
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.settings.reconcile_interval_s):
-                    await self._wake.wait()
-            self._wake.clear()
+        await self._loop.run()
 
     async def reconcile_once(self) -> None:
-        for rack in await store.open_racks(self.pool):
-            with contextlib.suppress(Conflict):  # moved by someone else: the next pass sees it
-                await self.reconcile(rack)
+        await each("vault", await store.open_racks(self.pool), self.reconcile)
         await self._delete_accounts()
 
     def bmc(self, node: asyncpg.Record) -> Bmc:
@@ -266,6 +258,6 @@ class Reconciler:
                     route="/redfish/v1/AccountService/Accounts/{username}",
                     status=204,
                     request_id=account["id"],
-                    service="volt-admin",
+                    service=self.service,
                 )
             )

@@ -13,8 +13,9 @@ import asyncpg
 from admin.forge.store import error_object
 from admin.tenancy import unix
 from admin.vault.states import RackEvent, RackState, next_state
+from voltcore import versioned
 from voltcore.db import Conn
-from voltcore.errors import Conflict, NotFound
+from voltcore.errors import NotFound
 
 # Serialises reservation: two orgs must never be given the same physical rack.
 RESERVATION_LOCK = 0x766F6C74_0005
@@ -107,45 +108,21 @@ async def enrol_ak(pool: asyncpg.Pool, node_id: str, pem: str) -> None:
     )
 
 
-def _assignments(changes: dict[str, Any], first: int) -> tuple[list[str], list[Any]]:
-    return [f"{c} = ${first + i}" for i, c in enumerate(changes)], list(changes.values())
-
-
 async def apply(
     pool: asyncpg.Pool | Conn, rack: asyncpg.Record, event: RackEvent, **changes: Any
 ) -> asyncpg.Record:
     """Persist one transition (and field changes) if nobody moved the rack meanwhile; raises
     Conflict otherwise, and the caller looks again."""
     state = next_state(RackState(rack["status"]), event, rack["failed_in"])
-    sets, values = _assignments(changes, 4)
-    row = await pool.fetchrow(
-        f"""UPDATE vault_racks SET {
-            ", ".join(["status = $3", "version = version + 1", "updated_at = now()", *sets])
-        } WHERE id = $1 AND version = $2 RETURNING *""",
-        rack["id"],
-        rack["version"],
-        state.value,
-        *values,
+    return await versioned.update(
+        pool, "vault_racks", rack, changes, state=state.value, code="rack_changed"
     )
-    if row is None:
-        raise Conflict(f"Rack {rack['id']} changed concurrently.", code="rack_changed")
-    return row
 
 
 async def record(pool: asyncpg.Pool, rack: asyncpg.Record, **changes: Any) -> asyncpg.Record:
-    """Update observations (nodes, last_error, conditions) without a state change, guarded by
-    the version too, so a stale pass cannot overwrite a newer state's observations."""
-    sets, values = _assignments(changes, 3)
-    row = await pool.fetchrow(
-        f"UPDATE vault_racks SET {', '.join([*sets, 'updated_at = now()'])} "
-        "WHERE id = $1 AND version = $2 RETURNING *",
-        rack["id"],
-        rack["version"],
-        *values,
-    )
-    if row is None:
-        raise Conflict(f"Rack {rack['id']} changed concurrently.", code="rack_changed")
-    return row
+    """Update observations (nodes, last_error) without a state change, guarded by the version
+    too, so a stale pass cannot overwrite a newer state's observations."""
+    return await versioned.update(pool, "vault_racks", rack, changes, code="rack_changed")
 
 
 def rack_object(row: asyncpg.Record, inventory: asyncpg.Record | None) -> dict[str, Any]:
