@@ -52,8 +52,10 @@ async def _seed(pool: Pool, org: Org, tag: str) -> None:
     )
     await pool.execute(
         """INSERT INTO forge_leases (id, org_id, gpu_type, gpu_count, metro, duration_s, status,
-                                     placement, namespace, price_per_gpu_hour)
-           VALUES ($1, $2, 'NVIDIA-L40S', 2, 'fra1', 3600, 'active', '{}', $3, 0.99)""",
+                                     placement, namespace, price_per_gpu_hour, active_at,
+                                     expires_at)
+           VALUES ($1, $2, 'NVIDIA-L40S', 2, 'fra1', 3600, 'active', '{}', $3, 0.99, now(),
+                   now() + interval '1 hour')""",
         f"lease_{tag}{org.id[-8:]}",
         org.id,
         f"ns-{tag}-{org.id[-8:].lower()}",
