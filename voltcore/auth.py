@@ -210,8 +210,8 @@ def principal_for(
 
 
 class KeyUseRecorder(BatchWriter[tuple[str, dt.datetime]]):
-    """Records `last_used_at` off the request path, at most once a minute per key: a hot key must
-    not turn every request into a row update."""
+    """Records `last_used_at` of API keys and access tokens off the request path, at most once a
+    minute per credential: a hot key must not turn every request into a row update."""
 
     name = "key_last_used"
     granularity = dt.timedelta(minutes=1)
@@ -229,10 +229,12 @@ class KeyUseRecorder(BatchWriter[tuple[str, dt.datetime]]):
             self.add((key_id, at))
 
     async def _write(self, conn: Conn, batch: list[tuple[str, dt.datetime]]) -> None:
-        await conn.execute(
-            """UPDATE api_keys SET last_used_at = u.at
-               FROM unnest($1::text[], $2::timestamptz[]) AS u(id, at)
-               WHERE api_keys.id = u.id AND (last_used_at IS NULL OR last_used_at < u.at)""",
-            [k for k, _ in batch],
-            [t for _, t in batch],
-        )
+        ids, times = [k for k, _ in batch], [t for _, t in batch]
+        for table in ("api_keys", "oauth_tokens"):  # ids are unique across both (prefixes)
+            await conn.execute(
+                f"""UPDATE {table} SET last_used_at = u.at
+                    FROM unnest($1::text[], $2::timestamptz[]) AS u(id, at)
+                    WHERE {table}.id = u.id AND (last_used_at IS NULL OR last_used_at < u.at)""",
+                ids,
+                times,
+            )

@@ -195,7 +195,6 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         err.headers.setdefault("WWW-Authenticate", 'Bearer realm="volt"')
         raise
     request[PRINCIPAL] = principal
-    if principal.api_key_id is not None:
-        app[KEY_USE].used(principal.api_key_id, dt.datetime.now(dt.UTC))
+    app[KEY_USE].used(principal.subject, dt.datetime.now(dt.UTC))
     principal.require_scope("read" if request.method in READ_METHODS else "write")
     return await handler(request)

@@ -81,6 +81,17 @@ async def test_pending_slow_down_approve_then_single_use(signin: SigninService, 
     # Single use: the same device code yields nothing more.
     oauth_error(await signin.poll(code["device_code"]), "invalid_grant")
 
+    # Its use is recorded (batched, off the request path), like a key's.
+    digest = hashlib.sha256(tokens["access_token"].encode()).digest()
+    for _ in range(50):
+        used = await pool.fetchval(
+            "SELECT last_used_at FROM oauth_tokens WHERE token_hash = $1", digest
+        )
+        if used is not None:
+            break
+        await asyncio.sleep(0.1)
+    assert used is not None
+
     # Stored only as hashes.
     for secret in (tokens["access_token"], tokens["refresh_token"], code["device_code"]):
         digest = hashlib.sha256(secret.encode()).digest()
