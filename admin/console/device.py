@@ -11,13 +11,13 @@ from aiohttp import web
 
 from admin.console.html import esc, hidden, message, page
 from admin.console.routes import to_login
-from admin.console.session import csrf_ok, current_session
+from admin.console.session import current_session, form_for_write
 from admin.oauth import store
 from admin.oauth.config import OAUTH_SETTINGS
 from admin.oauth.policy import SCOPES, normalize_user_code, verification_locked
 from admin.oidc.store import Session, record_code_failure
 from voltcore.appkeys import POOL
-from voltcore.errors import AuthenticationFailed, InvalidRequest, PermissionDenied
+from voltcore.errors import InvalidRequest
 from voltcore.http import public
 
 routes = web.RouteTableDef()
@@ -120,15 +120,7 @@ def _chosen_scopes(values: list[str]) -> set[str] | None:
 @routes.post("/oauth/device")
 @public
 async def submit_verification(request: web.Request) -> web.Response:
-    session = await current_session(request)
-    if session is None:
-        raise AuthenticationFailed("Sign in to the console first.", code="not_signed_in")
-    form = await request.post()
-    if not csrf_ok(session, form.get("csrf_token")):
-        raise PermissionDenied(
-            "Missing or wrong CSRF token.", param="csrf_token", code="csrf_failed"
-        )
-    session.principal.require_scope("write")
+    session, form = await form_for_write(request)
     action = form.get("action")
     if action not in ("approve", "deny"):
         raise InvalidRequest(

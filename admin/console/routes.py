@@ -11,11 +11,10 @@ from aiohttp import web
 
 from admin.console import queries
 from admin.console.html import Raw, esc, hidden, message, page, table, when
-from admin.console.session import csrf_ok, current_session
+from admin.console.session import current_session, form_for_write
 from admin.oauth.store import revoke_grant_for_org
 from voltcore.appkeys import AUTHENTICATOR, POOL
 from voltcore.auth import key_status
-from voltcore.errors import AuthenticationFailed, PermissionDenied
 from voltcore.http import public
 
 routes = web.RouteTableDef()
@@ -100,15 +99,7 @@ async def console(request: web.Request) -> web.Response:
 @public
 async def revoke_cli(request: web.Request) -> web.Response:
     """Sign a CLI out: its access and refresh tokens stop working everywhere."""
-    session = await current_session(request)
-    if session is None:
-        raise AuthenticationFailed("Sign in to the console first.", code="not_signed_in")
-    form = await request.post()
-    if not csrf_ok(session, form.get("csrf_token")):
-        raise PermissionDenied(
-            "Missing or wrong CSRF token.", param="csrf_token", code="csrf_failed"
-        )
-    session.principal.require_scope("write")
+    session, _ = await form_for_write(request)
     grant_id = request.match_info["grant_id"]
     # Another org's grant matches no row: nothing happens, and nothing says it exists.
     for token_id in await revoke_grant_for_org(request.app[POOL], session.org_id, grant_id):

@@ -4,11 +4,13 @@ expiry hold at once), and the principal it stands for, recorded in the audit log
 from __future__ import annotations
 
 import hmac
+from typing import Any
 
 from aiohttp import web
 
 from admin.oidc.store import Session, load_session
 from voltcore.appkeys import POOL, PRINCIPAL, SETTINGS
+from voltcore.errors import AuthenticationFailed, PermissionDenied
 
 SESSION_COOKIE = "volt_session"
 
@@ -28,3 +30,18 @@ def csrf_ok(session: Session, submitted: object) -> bool:
     return isinstance(submitted, str) and hmac.compare_digest(
         submitted.encode(), session.csrf_token.encode()
     )
+
+
+async def form_for_write(request: web.Request) -> tuple[Session, Any]:
+    """A console form that changes something: signed in, the session's CSRF token, and a
+    role with `write`. Usage: `session, form = await form_for_write(request)`."""
+    session = await current_session(request)
+    if session is None:
+        raise AuthenticationFailed("Sign in to the console first.", code="not_signed_in")
+    form = await request.post()
+    if not csrf_ok(session, form.get("csrf_token")):
+        raise PermissionDenied(
+            "Missing or wrong CSRF token.", param="csrf_token", code="csrf_failed"
+        )
+    session.principal.require_scope("write")
+    return session, form
