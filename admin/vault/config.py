@@ -23,9 +23,8 @@ class VaultSettings(BaseSettings):
     retry_base_s: float = 5.0
     retry_max_s: float = 300.0
     # Minted BMC accounts: the Redfish role (least privilege that can still power-cycle and
-    # set boot devices) and the lifetime bounds.
+    # set boot devices) and the longest lifetime this deployment allows (at most a day).
     bmc_role: str = "Operator"
-    min_credential_ttl_s: int = 60
-    max_credential_ttl_s: int = 86_400
+    max_credential_ttl_s: int = Field(86_400, ge=60, le=86_400)
     # Timeout for one call to a node's attestation agent.
     agent_timeout_s: float = 10.0

@@ -27,9 +27,6 @@ from voltcore.pagination import ListParams, keyset_page, list_object
 from voltcore.validation import RequestModel, parse_query, read_json
 
 routes = web.RouteTableDef()
-RackStatus = Literal[
-    "requested", "allocating", "provisioning", "ready", "releasing", "released", "failed"
-]
 
 
 class CreateRack(RequestModel):
@@ -39,7 +36,7 @@ class CreateRack(RequestModel):
 
 
 class RackListParams(ListParams):
-    status: RackStatus | None = None
+    status: RackState | None = None
 
 
 class CreateCredentials(RequestModel):
@@ -125,7 +122,7 @@ async def list_racks(request: web.Request) -> web.Response:
         limit=params.limit,
         after=params.after,
         where="$5::text IS NULL OR status = $5",
-        args=(params.status,),
+        args=(params.status and params.status.value,),
     )
     return json_response(list_object(await _views(pool, rows), has_more=more))
 
