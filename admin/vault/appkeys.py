@@ -14,7 +14,6 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from admin.vault import inventory
 from admin.vault.config import VaultSettings
 from admin.vault.reconciler import Reconciler
 from admin.vault.sealing import Sealer, new_key
@@ -58,10 +57,9 @@ async def vault_ctx(app: web.Application) -> AsyncIterator[None]:
     keys = [k.get_secret_value() for k in settings.secret_keys]
     sealer = Sealer(keys or [_local_key(app[SETTINGS].data_dir / "vault-secret.key")])
     pool = app[POOL]
-    async with pool.acquire() as conn:
-        await inventory.sync(conn, inventory.Inventory.load(settings.inventory), sealer)
     audit = app[AUDIT].add if AUDIT in app else (lambda _entry: None)
     reconciler = Reconciler(pool, sealer, settings, audit, app[SETTINGS].service_name)
+    await reconciler.load_inventory()  # a broken file at start is an error, not a warning
     agents = aiohttp.ClientSession(
         timeout=aiohttp.ClientTimeout(total=settings.agent_timeout_s), raise_for_status=False
     )

@@ -22,9 +22,12 @@ from collections.abc import Callable
 from typing import Any
 
 import asyncpg
+import yaml
 
 from admin.vault import store
 from admin.vault.config import VaultSettings
+from admin.vault.inventory import Inventory
+from admin.vault.inventory import sync as sync_inventory
 from admin.vault.redfish import Bmc, BmcError, NodeObservation
 from admin.vault.sealing import Sealer
 from admin.vault.states import RackEvent, RackState, retry_delay
@@ -78,6 +81,7 @@ class Reconciler:
         self.audit = audit
         self.service = service
         self._loop = Loop("vault", self.reconcile_once, settings.reconcile_interval_s)
+        self._inventory_seen: tuple[int, int] | None = None
 
     def wake(self) -> None:
         self._loop.wake()
@@ -85,7 +89,26 @@ class Reconciler:
     async def run(self) -> None:
         await self._loop.run()
 
+    async def load_inventory(self) -> None:
+        """The operator's file into Postgres, again whenever it changes: a corrected BMC
+        password or a new rack takes effect without a restart."""
+        if self.settings.inventory is None:
+            return
+        stat = self.settings.inventory.stat()
+        seen = (stat.st_mtime_ns, stat.st_size)
+        if seen == self._inventory_seen:
+            return
+        loaded = Inventory.load(self.settings.inventory)
+        async with self.pool.acquire() as conn:
+            await sync_inventory(conn, loaded, self.sealer)
+        self._inventory_seen = seen
+        log.info("vault inventory loaded", extra={"racks": len(loaded.racks)})
+
     async def reconcile_once(self) -> None:
+        try:
+            await self.load_inventory()
+        except (OSError, ValueError, yaml.YAMLError) as err:  # broken file: keep the last one
+            log.error("vault inventory not reloaded", extra={"error": str(err)[:300]})
         await each("vault", await store.open_racks(self.pool), self.reconcile)
         await self._delete_accounts()
 

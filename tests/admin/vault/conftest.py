@@ -60,6 +60,11 @@ class Lab:
     settings: Settings
     vault: VaultSettings
 
+    @property
+    def inventory(self) -> Path:
+        assert self.vault.inventory is not None
+        return self.vault.inventory
+
     async def start(self) -> None:
         self.app = base_app(self.settings)
         install_admin(self.app, vault_settings=self.vault)

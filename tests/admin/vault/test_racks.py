@@ -9,8 +9,9 @@ import bcrypt
 import pytest
 
 from admin.vault.redfish import Bmc
-from tests.admin.vault.conftest import Lab
+from tests.admin.vault.conftest import Lab, write_inventory
 from tests.conftest import MakeOrg
+from voltcore.appkeys import POOL
 
 pytestmark = pytest.mark.slow
 RACK = {"metro": "fra1", "rack_type": "gpu-8x-h100"}
@@ -87,20 +88,26 @@ async def test_a_refusing_bmc_fails_the_rack_and_a_retry_converges(
     lab: Lab, make_org: MakeOrg
 ) -> None:
     org = await make_org()
-    good = lab.bmc.htpasswd.read_text()
     # The BMC's admin password was changed behind our back: every call gets a 401.
-    other = bcrypt.hashpw(b"changed", bcrypt.gensalt(4)).decode()
-    lab.bmc.htpasswd.write_text(f"{lab.bmc.username}:{other}\n")
+    lab.bmc.password = "changed-at-the-bmc"
+    hashed = bcrypt.hashpw(lab.bmc.password.encode(), bcrypt.gensalt(4)).decode()
+    lab.bmc.htpasswd.write_text(f"{lab.bmc.username}:{hashed}\n")
     created = await lab.api.post("/v1/vault/racks", key=org.key, json=RACK)
     failed = await lab.wait(created.json()["id"], org.key, "failed")
     assert failed["last_error"]["code"] == "bmc_auth_failed", failed
     assert {n["last_error"]["code"] for n in failed["nodes"]} == {"bmc_auth_failed"}
     assert {n["status"] for n in failed["nodes"]} == {"failed"}
 
-    lab.bmc.htpasswd.write_text(good)  # the operator restores it: the next retry converges
+    # The operator puts the new password in the inventory file; no restart, the next retry
+    # reads it and converges.
+    write_inventory(lab.inventory, lab.rack, lab.bmc, lab.nodes)
     ready = await lab.wait(created.json()["id"], org.key, "ready")
     assert ready["last_error"] is None
     assert {n["status"] for n in ready["nodes"]} == {"ready"}
+    sealed = await lab.app[POOL].fetchval(
+        "SELECT bmc_password_sealed FROM vault_inventory_nodes WHERE rack = $1 LIMIT 1", lab.rack
+    )
+    assert lab.bmc.password.encode() not in sealed
 
 
 async def test_an_unreachable_bmc_fails_the_rack_and_a_retry_converges(
