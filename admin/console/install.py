@@ -8,7 +8,7 @@ from aiohttp import web
 
 from admin.console import device, routes
 from admin.oauth import routes as oauth
-from admin.oauth.config import OAUTH_SETTINGS, OAuthSettings
+from admin.oauth.config import OAUTH_SETTINGS, OAuthSettings, oauth_ctx
 from admin.oidc import routes as oidc
 from admin.oidc.appkeys import OIDC_SETTINGS, oidc_ctx
 from admin.oidc.config import OidcSettings
@@ -17,6 +17,6 @@ from admin.oidc.config import OidcSettings
 def install_signin(app: web.Application) -> None:
     app[OAUTH_SETTINGS] = OAuthSettings()
     app[OIDC_SETTINGS] = OidcSettings()
-    app.cleanup_ctx.append(oidc_ctx)
+    app.cleanup_ctx.extend([oauth_ctx, oidc_ctx])
     for module in (oauth, oidc, routes, device):
         app.router.add_routes(module.routes)

@@ -22,6 +22,7 @@ OAuthErrorCode = Literal[
     "invalid_grant",
     "invalid_scope",
     "unsupported_grant_type",
+    "too_many_requests",
 ]
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -31,8 +32,25 @@ class OAuthError(VoltError):
     status = 400
     type = "oauth_error"
 
-    def __init__(self, error: OAuthErrorCode, description: str) -> None:
-        super().__init__(description, code=error, headers=dict(NO_STORE))
+    def __init__(
+        self,
+        error: OAuthErrorCode,
+        description: str,
+        *,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(description, code=error, headers={**NO_STORE, **(headers or {})})
 
     def body(self) -> dict[str, Any]:
         return {"error": self.code, "error_description": self.message}
+
+
+class OAuthRateLimited(OAuthError):
+    """429 with `Retry-After`: this client address asked too often."""
+
+    status = 429
+
+    def __init__(self, description: str, retry_after_s: int) -> None:
+        super().__init__(
+            "too_many_requests", description, headers={"Retry-After": str(retry_after_s)}
+        )

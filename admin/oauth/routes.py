@@ -4,11 +4,14 @@ bodies. Public routes: the client authenticates with its device code or token, n
 
 from __future__ import annotations
 
+import math
+import time
+
 from aiohttp import web
 
 from admin.oauth import store
-from admin.oauth.config import OAUTH_SETTINGS
-from admin.oauth.errors import NO_STORE, OAuthError
+from admin.oauth.config import DEVICE_LIMITER, OAUTH_SETTINGS
+from admin.oauth.errors import NO_STORE, OAuthError, OAuthRateLimited
 from admin.oauth.policy import parse_scope
 from admin.oidc.web import public_base
 from voltcore.appkeys import AUTHENTICATOR, POOL
@@ -59,6 +62,11 @@ def _client(request: web.Request, form: dict[str, str], *, required: bool) -> st
 @routes.post("/oauth/device/code")
 @public
 async def device_authorization(request: web.Request) -> web.Response:
+    wait = request.app[DEVICE_LIMITER].hit(request.remote or "", time.monotonic())
+    if wait is not None:
+        raise OAuthRateLimited(
+            "Too many device authorizations from this address; retry later.", math.ceil(wait)
+        )
     form = await _form(request)
     client_id = _client(request, form, required=True)
     assert client_id is not None

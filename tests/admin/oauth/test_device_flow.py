@@ -261,3 +261,17 @@ async def test_token_endpoint_bad_requests(signin: SigninService) -> None:
         },
     )
     oauth_error(r, "invalid_client")
+
+
+async def test_a_flood_of_device_authorizations_is_refused(
+    settings: Settings, idp: Idp, make_org: MakeOrg, spec: Spec
+) -> None:
+    oauth = OAuthSettings(device_codes_per_window=2, device_code_window_s=60)
+    async with signin_service(settings, idp, make_org, spec, oauth=oauth) as svc:
+        await svc.device_code()
+        await svc.device_code()
+        refused = await form_post(svc.cli, "/oauth/device/code", {"client_id": CLIENT_ID})
+        assert refused.status == 429
+        assert refused.json()["error"] == "too_many_requests"
+        assert 0 < int(refused.headers["Retry-After"]) <= 60
+        assert refused.headers["Cache-Control"] == "no-store"

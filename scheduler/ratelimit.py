@@ -1,0 +1,37 @@
+"""A sliding-window rate limit per key (a client address, say): at most `limit` events in any
+`window_s` seconds. Pure: the caller passes the time."""
+
+from __future__ import annotations
+
+from collections import deque
+
+
+class WindowLimiter:
+    """Usage: `wait = limiter.hit(key, now)`; `None` means allowed (and counted), otherwise
+    the seconds until the oldest counted event leaves the window."""
+
+    def __init__(self, limit: int, window_s: float, max_keys: int = 100_000) -> None:
+        self.limit, self.window_s, self.max_keys = limit, window_s, max_keys
+        self._events: dict[str, deque[float]] = {}
+
+    def hit(self, key: str, now: float) -> float | None:
+        events = self._events.get(key)
+        if events is None:
+            if len(self._events) >= self.max_keys:
+                self._forget(now)
+            events = self._events[key] = deque()
+        while events and events[0] <= now - self.window_s:
+            events.popleft()
+        if len(events) >= self.limit:
+            return events[0] + self.window_s - now
+        events.append(now)
+        return None
+
+    def _forget(self, now: float) -> None:
+        """Bound memory: drop keys with nothing left in the window, else everything (failing
+        open for a moment is better than growing without bound)."""
+        stale = [k for k, ev in self._events.items() if not ev or ev[-1] <= now - self.window_s]
+        for key in stale:
+            del self._events[key]
+        if len(self._events) >= self.max_keys:
+            self._events.clear()
