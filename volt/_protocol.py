@@ -170,10 +170,12 @@ class Session:
 
 
 def parse(call: Call[T], response: httpx.Response) -> T:
-    """The response body as `call.cast`: text for `str`, nothing for `None`, otherwise
-    validated JSON."""
+    """The response body as `call.cast`: text for `str`, raw bytes for `bytes`, nothing for
+    `None`, otherwise validated JSON."""
     if call.cast is str:
         return cast(T, response.text)
+    if call.cast is bytes:
+        return cast(T, response.content)
     if call.cast is type(None):
         return None
     model = cast(Any, call.cast)

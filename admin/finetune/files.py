@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 from pathlib import Path
 from typing import BinaryIO, Literal
+from urllib.parse import quote
 
 from aiohttp import BodyPartReader, web
 
@@ -14,14 +16,16 @@ from admin.finetune import artifacts, store
 from admin.finetune.appkeys import FINETUNE_SETTINGS
 from admin.finetune.dataset import DatasetError, LineValidator
 from voltcore.appkeys import POOL, PRINCIPAL, SETTINGS
-from voltcore.errors import Conflict, InvalidRequest, PayloadTooLarge
-from voltcore.http import json_response
+from voltcore.errors import Conflict, InvalidRequest, NotFound, PayloadTooLarge
+from voltcore.http import json_response, response_headers
 from voltcore.pagination import ListParams, keyset_page, list_object
 from voltcore.validation import parse_query
 
 routes = web.RouteTableDef()
 PURPOSES = ("fine-tune",)
 _CHUNK = 1 << 16
+# Every stored file is chat JSONL that passed validation.
+CONTENT_TYPE = "application/jsonl"
 
 
 class FileListParams(ListParams):
@@ -161,6 +165,45 @@ async def get_file(request: web.Request) -> web.Response:
         request.app[POOL], request[PRINCIPAL].org_id, request.match_info["file_id"]
     )
     return json_response(store.file_object(row))
+
+
+def _disposition(filename: str) -> str:
+    # An ASCII fallback without quotes or backslashes, and the exact name per RFC 6266.
+    plain = "".join(c if " " <= c < "\x7f" and c not in '"\\' else "_" for c in filename)
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(filename)}"
+
+
+@routes.get("/v1/files/{file_id}/content")
+async def file_content(request: web.Request) -> web.StreamResponse:
+    """The file's bytes as uploaded, streamed from the artifact store.
+
+    Usage: `curl $VOLT/v1/files/file-.../content -o train.jsonl`.
+    """
+    org, file_id = request[PRINCIPAL].org_id, request.match_info["file_id"]
+    row = await store.get_file(request.app[POOL], org, file_id)
+    path = request.app[SETTINGS].artifacts / artifacts.file_key(org, file_id)
+    try:
+        # Once open, a concurrent delete cannot cut the download short.
+        src: BinaryIO = await asyncio.to_thread(path.open, "rb")
+    except FileNotFoundError:  # deleted since the lookup
+        raise NotFound(f"No such file: '{file_id}'.", param="file_id") from None
+    try:
+        size = (await asyncio.to_thread(os.fstat, src.fileno())).st_size
+        response = web.StreamResponse(
+            headers={
+                **response_headers(request),
+                "Content-Disposition": _disposition(row["filename"]),
+            }
+        )
+        response.content_type = CONTENT_TYPE
+        response.content_length = size
+        await response.prepare(request)
+        while chunk := await asyncio.to_thread(src.read, _CHUNK):
+            await response.write(chunk)
+        await response.write_eof()
+    finally:
+        await asyncio.to_thread(src.close)
+    return response
 
 
 @routes.delete("/v1/files/{file_id}")

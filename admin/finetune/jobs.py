@@ -38,6 +38,20 @@ class Hyperparameters(RequestModel):
     n_epochs: Literal["auto"] | Annotated[int, Field(ge=1, le=50)] = "auto"
 
 
+class SupervisedMethod(RequestModel):
+    hyperparameters: Hyperparameters = Field(default_factory=Hyperparameters)
+
+
+class Method(RequestModel):
+    """OpenAI's `method`. Only `supervised` is trained; `dpo` and `reinforcement` are accepted
+    here so that the 400 says the method is unsupported, not that a field is unknown."""
+
+    type: str = Field(min_length=1, max_length=32)
+    supervised: SupervisedMethod | None = None
+    dpo: dict[str, Any] | None = None
+    reinforcement: dict[str, Any] | None = None
+
+
 class LoraSettings(RequestModel):
     """Volt extension: the adapter's shape (peft `LoraConfig`)."""
 
@@ -57,6 +71,7 @@ class CreateFineTuningJob(RequestModel):
     suffix: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
     validation_file: str | None = Field(None, min_length=1, max_length=64)
     seed: int | None = Field(None, ge=0, le=2**31 - 1)
+    method: Method | None = None
     # Volt extension
     lora: LoraSettings = Field(default_factory=LoraSettings)
 
@@ -85,6 +100,40 @@ def _base_model(request: web.Request, body: CreateFineTuningJob, principal: Prin
         )
 
 
+def _hyperparameters(body: CreateFineTuningJob) -> Hyperparameters:
+    """The hyperparameters in effect, from the top level or OpenAI's newer `method` form."""
+    method = body.method
+    if method is None:
+        return body.hyperparameters
+    if method.type != "supervised":
+        raise InvalidRequest(
+            f"Invalid value for 'method.type': '{method.type}' is not supported. Volt trains "
+            "LoRA adapters by supervised fine-tuning only; use method.type 'supervised'.",
+            param="method.type",
+            code="unsupported_value",
+        )
+    for other in ("dpo", "reinforcement"):
+        if getattr(method, other) is not None:
+            raise InvalidRequest(
+                f"'method.{other}' cannot be given with method.type 'supervised'; put the "
+                "settings in 'method.supervised'.",
+                param=f"method.{other}",
+                code="invalid_value",
+            )
+    supervised = method.supervised
+    if supervised is None or "hyperparameters" not in supervised.model_fields_set:
+        return body.hyperparameters
+    if "hyperparameters" in body.model_fields_set:
+        raise InvalidRequest(
+            "Give hyperparameters either in 'hyperparameters' or in "
+            "'method.supervised.hyperparameters', not both ('hyperparameters' is the older "
+            "form of the same settings).",
+            param="hyperparameters",
+            code="conflicting_parameters",
+        )
+    return supervised.hyperparameters
+
+
 async def _file(conn: Conn, org_id: str, file_id: str, param: str) -> None:
     try:
         # Held until the job is inserted: the file cannot be deleted in between.
@@ -101,6 +150,7 @@ async def _file(conn: Conn, org_id: str, file_id: str, param: str) -> None:
 async def create_job(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     body = await read_json(request, CreateFineTuningJob)
+    hyperparameters = _hyperparameters(body)
     _base_model(request, body, principal)
     pool = request.app[POOL]
     org = principal.org_id
@@ -117,7 +167,7 @@ async def create_job(request: web.Request) -> web.Response:
                 model=body.model,
                 training_file=body.training_file,
                 validation_file=body.validation_file,
-                hyperparameters=body.hyperparameters.model_dump(),
+                hyperparameters=hyperparameters.model_dump(),
                 lora=body.lora.model_dump(),
                 suffix=body.suffix,
                 # Always a seed, as OpenAI reports one: a rerun can reproduce the job.

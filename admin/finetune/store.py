@@ -198,6 +198,11 @@ def job_object(row: asyncpg.Record) -> dict[str, Any]:
         "training_file": row["training_file"],
         "validation_file": row["validation_file"],
         "estimated_finish": unix(row["estimated_finish"]),
+        # OpenAI's newer form of `hyperparameters`, whichever form the job was created with.
+        "method": {
+            "type": "supervised",
+            "supervised": {"hyperparameters": row["hyperparameters"]},
+        },
         # Volt extensions
         "suffix": row["suffix"],
         "lora": row["lora"],

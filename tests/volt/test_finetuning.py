@@ -14,10 +14,10 @@ import pytest_asyncio
 from admin.app import install as install_admin
 from admin.finetune.config import FinetuneSettings
 from finetune.worker import Worker
-from tests.conftest import Org, serve
+from tests.conftest import MakeOrg, Org, serve
 from tests.support.finetune import FACT_DATA
 from tests.volt.conftest import RunVolt, sync
-from volt import AsyncVolt, NotFoundError, Volt
+from volt import AsyncVolt, BadRequestError, NotFoundError, Volt
 from volt.types import FineTuningJob
 from voltcore.config import Settings
 from voltcore.db import Pool
@@ -117,6 +117,40 @@ async def test_files_and_jobs(
     with Volt(base_url=ft_base, api_key=org.key) as sync_client:
         jobs = await sync(lambda: [j.id for j in sync_client.fine_tuning.jobs.list()])
     assert jobs == [doomed.id, job.id]
+
+
+async def test_file_content_and_method(ft_base: str, make_org: MakeOrg) -> None:
+    org, stranger = await make_org("Owner"), await make_org("Stranger")
+    data = FACT_DATA.replace(b"\n", b"\r\n").rstrip()  # byte-exact, whatever the line ends
+    async with AsyncVolt(base_url=ft_base, api_key=org.key) as client:
+        uploaded = await client.files.create(file=data, filename="crlf.jsonl")
+        content = await client.files.content(uploaded.id)
+        assert isinstance(content, bytes) and content == data
+        job = await client.fine_tuning.jobs.create(
+            model=TINY,
+            training_file=uploaded.id,
+            method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 2}}},
+        )
+        assert job.method is not None and job.method.type == "supervised"
+        assert job.method.supervised is not None and job.method.supervised.hyperparameters
+        assert job.method.supervised.hyperparameters.n_epochs == 2
+        assert job.hyperparameters is not None and job.hyperparameters.n_epochs == 2
+        with pytest.raises(BadRequestError) as both:
+            await client.fine_tuning.jobs.create(
+                model=TINY,
+                training_file=uploaded.id,
+                hyperparameters={"n_epochs": 1},
+                method={"type": "supervised", "supervised": {"hyperparameters": {}}},
+            )
+        assert both.value.param == "hyperparameters"
+        # No worker should train it in a later test.
+        assert (await client.fine_tuning.jobs.cancel(job.id)).status == "cancelled"
+    with Volt(base_url=ft_base, api_key=org.key) as sync_client:
+        assert await sync(lambda: sync_client.files.content(uploaded.id)) == data
+    async with AsyncVolt(base_url=ft_base, api_key=stranger.key) as other:
+        with pytest.raises(NotFoundError) as theirs:
+            await other.files.content(uploaded.id)
+    assert theirs.value.param == "file_id"
 
 
 async def test_cli_trains_with_progress(

@@ -14,6 +14,7 @@ from volt.types.finetuning import (
     FineTuningJobEvent,
     HyperparametersParam,
     LoraParam,
+    MethodParam,
 )
 
 FileInput = bytes | Path | IO[bytes]
@@ -60,6 +61,14 @@ class Files(Resource[M]):
         return Call("GET", f"/v1/files/{path_id(file_id)}", FileObject)
 
     @endpoint
+    def content(self, file_id: str) -> Call[bytes]:
+        """The file's bytes exactly as uploaded.
+
+        Usage: `Path("train.jsonl").write_bytes(client.files.content("file-..."))`.
+        """
+        return Call("GET", f"/v1/files/{path_id(file_id)}/content", bytes)
+
+    @endpoint
     def delete(self, file_id: str) -> Call[FileDeleted]:
         """Usage: `client.files.delete("file-...").deleted`."""
         return Call("DELETE", f"/v1/files/{path_id(file_id)}", FileDeleted)
@@ -76,13 +85,16 @@ class Jobs(Resource[M]):
         suffix: str | None = None,
         validation_file: str | None = None,
         seed: int | None = None,
+        method: MethodParam | None = None,
         lora: LoraParam | None = None,
         idempotency_key: str | None = None,
     ) -> Call[FineTuningJob]:
         """Queue a LoRA fine-tuning job; it starts in `validating_files`.
 
         Usage: `client.fine_tuning.jobs.create(model="smollm2-135m-instruct",
-        training_file=file.id, hyperparameters={"n_epochs": 1})`.
+        training_file=file.id, hyperparameters={"n_epochs": 1})`. OpenAI's newer form,
+        `method={"type": "supervised", "supervised": {"hyperparameters": {...}}}`, works too
+        (not together with `hyperparameters`).
         """
         return Call(
             "POST",
@@ -95,6 +107,7 @@ class Jobs(Resource[M]):
                 suffix=suffix,
                 validation_file=validation_file,
                 seed=seed,
+                method=method,
                 lora=lora,
             ),
             idempotency_key=idempotency_key,

@@ -7,7 +7,9 @@ from volt.types.finetuning import (
     FineTuningJob,
     FineTuningJobEvent,
     HyperparametersParam,
+    JobMethod,
     LoraParam,
+    MethodParam,
 )
 from volt.types.forge import ForgeAvailability, Kubeconfig, Lease, LeaseNode
 from volt.types.inference import (
@@ -61,12 +63,14 @@ __all__ = [
     "ForgeAvailability",
     "Health",
     "HyperparametersParam",
+    "JobMethod",
     "Kubeconfig",
     "LastError",
     "Lease",
     "LeaseNode",
     "ListObject",
     "LoraParam",
+    "MethodParam",
     "Model",
     "NodeAttestation",
     "Organization",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, Required, TypedDict
 
 from volt.types.common import VoltModel
 
@@ -44,6 +44,17 @@ class Hyperparameters(VoltModel):
     n_epochs: Literal["auto"] | int | None = None
 
 
+class SupervisedMethod(VoltModel):
+    hyperparameters: Hyperparameters | None = None
+
+
+class JobMethod(VoltModel):
+    """OpenAI's `method`: always `supervised`, with the same values as `hyperparameters`."""
+
+    type: str
+    supervised: SupervisedMethod | None = None
+
+
 class LoraSettings(VoltModel):
     rank: int | None = None
     alpha: float | None = None
@@ -70,6 +81,7 @@ class FineTuningJob(VoltModel):
     validation_file: str | None = None
     seed: int | None = None
     estimated_finish: int | None = None
+    method: JobMethod | None = None
     # Volt extensions
     suffix: str | None = None
     lora: LoraSettings | None = None
@@ -90,6 +102,17 @@ class HyperparametersParam(TypedDict, total=False):
     batch_size: Literal["auto"] | int
     learning_rate_multiplier: Literal["auto"] | float
     n_epochs: Literal["auto"] | int
+
+
+class SupervisedMethodParam(TypedDict, total=False):
+    hyperparameters: HyperparametersParam
+
+
+class MethodParam(TypedDict, total=False):
+    """OpenAI's `method`, the newer form of `hyperparameters` (only `supervised` is trained)."""
+
+    type: Required[Literal["supervised"]]
+    supervised: SupervisedMethodParam
 
 
 class LoraParam(TypedDict, total=False):

@@ -105,8 +105,8 @@ async def test_size_limit_is_413(
 async def test_other_orgs_files_are_404(client: Client, make_org: MakeOrg) -> None:
     a, b = await make_org("A"), await make_org("B")
     f = (await upload(client, a.key, jsonl([example("q", "a")]))).json()
-    for method in ("GET", "DELETE"):
-        r = await client.request(method, f"/v1/files/{f['id']}", key=b.key)
+    for method, suffix in (("GET", ""), ("DELETE", ""), ("GET", "/content")):
+        r = await client.request(method, f"/v1/files/{f['id']}{suffix}", key=b.key)
         r.expect_error(404, "not_found", "file_id")
     assert (await client.get("/v1/files", key=b.key)).json()["data"] == []
     (await client.get("/v1/files", key=b.key, params={"after": f["id"]})).expect_error(400)

@@ -48,6 +48,11 @@ async def test_create_retrieve_list_events_cancel(client: Client, org: Org) -> N
         "dropout": 0.05,
         "target_modules": ["q_proj", "v_proj"],
     }
+    # OpenAI's newer form reports the same values.
+    assert job["method"] == {
+        "type": "supervised",
+        "supervised": {"hyperparameters": job["hyperparameters"]},
+    }
     assert isinstance(job["seed"], int)  # chosen when not given, so a rerun can reproduce
     other = await _create(client, org, PATHS[1], training_file=file_id, seed=7)
     assert other["seed"] == 7
@@ -111,7 +116,20 @@ async def test_bad_input_is_a_400_naming_the_parameter(client: Client, make_org:
         ({"lora": {"dropout": 2}}, "lora.dropout", None),
         ({"suffix": "a:b"}, "suffix", None),
         ({"seed": -1}, "seed", None),
-        ({"method": {"type": "dpo"}}, "method", "unknown_parameter"),
+        ({"method": {"type": "dpo"}}, "method.type", "unsupported_value"),
+        (
+            {"method": {"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 0}}}},
+            "method.supervised.hyperparameters.n_epochs",
+            "invalid_value",
+        ),
+        (
+            {
+                "hyperparameters": {},
+                "method": {"type": "supervised", "supervised": {"hyperparameters": {}}},
+            },
+            "hyperparameters",
+            "conflicting_parameters",
+        ),
         ({"training_file": None}, "training_file", None),
     ]
     for change, param, code in cases:

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from admin.finetune.jobs import CreateFineTuningJob, Hyperparameters, LoraSettings
+from admin.finetune.jobs import (
+    CreateFineTuningJob,
+    Hyperparameters,
+    LoraSettings,
+    Method,
+    SupervisedMethod,
+)
 from admin.finetune.plan import LORA_MODULES
 from tests.support.openapi import Spec
 
@@ -22,6 +28,15 @@ def test_job_request_matches_the_spec(spec: Spec) -> None:
     }
     assert create["additionalProperties"] is False
     assert set(schemas["Hyperparameters"]["properties"]) == _fields(Hyperparameters)
+    method = schemas["FineTuningMethod"]
+    assert set(method["properties"]) == _fields(Method)
+    assert set(method["required"]) == {n for n, f in Method.model_fields.items() if f.is_required()}
+    assert method["properties"]["type"]["enum"] == ["supervised"]
+    assert set(method["properties"]["supervised"]["properties"]) == _fields(SupervisedMethod)
+    # The job reports `method` with the same hyperparameters it reports at the top level.
+    job = schemas["FineTuningJob"]["properties"]
+    reported = job["method"]["properties"]["supervised"]["properties"]["hyperparameters"]
+    assert reported["properties"] == job["hyperparameters"]["properties"]
     lora = schemas["LoraSettings"]["properties"]
     assert set(lora) == _fields(LoraSettings)
     assert tuple(lora["target_modules"]["items"]["enum"]) == LORA_MODULES
