@@ -28,8 +28,11 @@ from volt._exceptions import (
     OAuthError,
     PermissionDeniedError,
     RateLimitError,
+    UnexpectedStatusError,
     UnprocessableEntityError,
     VoltError,
+    WaitError,
+    WaitTimeoutError,
 )
 from volt._pagination import AsyncPage, AsyncPaginator, SyncPage
 from volt._streaming import AsyncStream, Stream
@@ -56,8 +59,11 @@ __all__ = [
     "RateLimitError",
     "Stream",
     "SyncPage",
+    "UnexpectedStatusError",
     "UnprocessableEntityError",
     "Volt",
     "VoltError",
+    "WaitError",
+    "WaitTimeoutError",
     "__version__",
 ]

@@ -24,14 +24,16 @@ from typing import (
 )
 from urllib.parse import quote
 
-from volt.types.common import CursorPage
+from volt.types.common import Page
 
 if TYPE_CHECKING:
     from volt._pagination import AsyncPaginator, SyncPage
     from volt._streaming import AsyncStream, Stream
+    from volt._waiting import Wait
 
 P = ParamSpec("P")
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 
 # Where the caller's own org id goes in a path; filled from `GET /v1/me` when not given.
 ORG = "{org_id}"
@@ -53,13 +55,13 @@ M = TypeVar("M", bound=Mode)
 
 
 @dataclasses.dataclass(frozen=True)
-class Call(Generic[T]):
+class Call(Generic[T_co]):
     """One API request and how to read its answer: `cast` is a pydantic model (JSON) or `str`
     (text); for streams, the type of each event."""
 
     method: Literal["GET", "POST", "DELETE"]
     path: str
-    cast: type[T]
+    cast: type[T_co]
     params: Mapping[str, Any] | None = None
     json: Any = None
     form: Mapping[str, str] | None = None
@@ -69,7 +71,7 @@ class Call(Generic[T]):
     # OAuth endpoints authenticate by their body, never with the caller's token.
     authenticated: bool = True
 
-    def with_params(self, **params: Any) -> Call[T]:
+    def with_params(self, **params: Any) -> Call[T_co]:
         return dataclasses.replace(self, params={**(self.params or {}), **params})
 
 
@@ -99,6 +101,9 @@ class Executor(Generic[M]):
     def _paginate(self, call: Call[Any]) -> Any:
         raise NotImplementedError
 
+    def _wait(self, spec: Wait[Any]) -> Any:
+        raise NotImplementedError
+
 
 class Resource(Generic[M]):
     """A group of endpoints (`client.forge.leases`) bound to one client."""
@@ -113,7 +118,7 @@ Method = Callable[Concatenate[Any, P], Call[T]]
 class _Decorator:
     runner = ""
 
-    def __init__(self, fn: Callable[..., Call[Any]]) -> None:
+    def __init__(self, fn: Callable[..., Any]) -> None:
         self.fn = fn
         functools.update_wrapper(self, fn)  # type: ignore[arg-type]
 
@@ -167,12 +172,12 @@ class streaming(_Decorator, Generic[P, T]):
 
 
 class paginated(_Decorator, Generic[P, T]):
-    """A cursor-paginated list of `T`: `SyncPage[T]` (iterating it walks every page), or an
+    """A paginated list of `T` (any `Page`): `SyncPage[T]` (iterating it walks every page), or an
     `AsyncPaginator[T]` (await it for the first page, `async for` walks every item)."""
 
     runner = "_paginate"
 
-    def __init__(self, fn: Method[P, CursorPage[T]]) -> None:
+    def __init__(self, fn: Method[P, Page[T]]) -> None:
         super().__init__(fn)
 
     @overload
@@ -181,5 +186,24 @@ class paginated(_Decorator, Generic[P, T]):
     def __get__(self, obj: Resource[Sync], owner: Any) -> Callable[P, SyncPage[T]]: ...
     @overload
     def __get__(self, obj: Resource[Async], owner: Any) -> Callable[P, AsyncPaginator[T]]: ...
+    def __get__(self, obj: Resource[Any] | None, owner: Any) -> Any:
+        return self if obj is None else self._bind(obj)
+
+
+class waiter(_Decorator, Generic[P, T]):
+    """Polling until a status (the method describes a `Wait`): the resource (sync) or a
+    coroutine of it (async); the loop itself is `volt._waiting.wait`, driven by the client."""
+
+    runner = "_wait"
+
+    def __init__(self, fn: Callable[Concatenate[Any, P], Wait[T]]) -> None:
+        super().__init__(fn)
+
+    @overload
+    def __get__(self, obj: None, owner: Any) -> Self: ...
+    @overload
+    def __get__(self, obj: Resource[Sync], owner: Any) -> Callable[P, T]: ...
+    @overload
+    def __get__(self, obj: Resource[Async], owner: Any) -> Callable[P, Coroutine[Any, Any, T]]: ...
     def __get__(self, obj: Resource[Any] | None, owner: Any) -> Any:
         return self if obj is None else self._bind(obj)

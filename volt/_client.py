@@ -22,8 +22,9 @@ from volt._constants import (
     DEFAULT_TIMEOUT_S,
 )
 from volt._pagination import AsyncPaginator, SyncPage
-from volt._protocol import Exchange, Session, Sleep
+from volt._protocol import Auth, Exchange, Session, Sleep
 from volt._streaming import AsyncStream, Stream
+from volt._waiting import S, Wait, wait
 from volt.credentials import Credentials, load_credentials, save_credentials
 from volt.resources.finetuning import Files, FineTuning
 from volt.resources.forge import Forge
@@ -32,7 +33,7 @@ from volt.resources.oauth import OAuth
 from volt.resources.ops import Ops
 from volt.resources.tenancy import ApiKeys, AuditLogs, Me, Orgs, Usage
 from volt.resources.vault import Vault
-from volt.types.common import CursorPage
+from volt.types.common import Page
 
 T = TypeVar("T")
 C = TypeVar("C", bound="BaseClient[Any]")
@@ -86,12 +87,10 @@ class BaseClient(Executor[M], Generic[M]):
         base_url = base_url or (credentials.base_url if credentials else None) or DEFAULT_BASE_URL
         self._session = Session(
             base_url=base_url.rstrip("/"),
-            api_key=api_key,
-            credentials=credentials,
+            auth=Auth(api_key=api_key, credentials=credentials, on_refresh=save_refreshed),
             max_retries=max_retries,
             timeout=_timeout(timeout),
             headers=dict(default_headers or {}),
-            on_refresh=save_refreshed,
         )
         self._mount()
 
@@ -124,7 +123,8 @@ class BaseClient(Executor[M], Generic[M]):
     def with_options(
         self: C, *, max_retries: int | None = None, timeout: float | httpx.Timeout | None = None
     ) -> C:
-        """A client sharing this one's connections and credentials, with other limits.
+        """A client sharing this one's connections and credentials, with other limits. The
+        credentials are shared, not copied: a token either client refreshes is the one both use.
 
         Usage: `client.with_options(max_retries=0).models.list()`.
         """
@@ -188,8 +188,11 @@ class Volt(BaseClient[Sync]):
     def _stream(self, call: Call[T]) -> Stream[T]:
         return Stream(self._drive(self._session.exchange(call, stream=True)), call.cast)
 
-    def _paginate(self, call: Call[CursorPage[T]]) -> SyncPage[T]:
+    def _paginate(self, call: Call[Page[T]]) -> SyncPage[T]:
         return SyncPage(self._request, call, self._request(call))
+
+    def _wait(self, spec: Wait[S]) -> S:
+        return self._drive(wait(self._session.fetch, spec))
 
     def close(self) -> None:
         self._http.close()
@@ -243,8 +246,11 @@ class AsyncVolt(BaseClient[Async]):
     async def _stream(self, call: Call[T]) -> AsyncStream[T]:
         return AsyncStream(await self._drive(self._session.exchange(call, stream=True)), call.cast)
 
-    def _paginate(self, call: Call[CursorPage[T]]) -> AsyncPaginator[T]:
+    def _paginate(self, call: Call[Page[T]]) -> AsyncPaginator[T]:
         return AsyncPaginator(self._request, call)
+
+    async def _wait(self, spec: Wait[S]) -> S:
+        return await self._drive(wait(self._session.fetch, spec))
 
     async def close(self) -> None:
         await self._http.aclose()

@@ -31,3 +31,9 @@ MAX_RETRY_AFTER_S = 60.0
 TOKEN_REFRESH_SKEW_S = 30.0
 # How often a call waiting on another call's token refresh looks again.
 REFRESH_WAIT_S = 0.02
+
+# `wait(...)` on a lease, a rack or a fine-tuning job (and the CLI's `--wait`): how often it
+# polls, and how long it waits by default (training takes longer than provisioning).
+DEFAULT_POLL_INTERVAL_S = 2.0
+DEFAULT_WAIT_TIMEOUT_S = 900.0
+DEFAULT_JOB_WAIT_TIMEOUT_S = 3600.0

@@ -23,13 +23,40 @@ __all__ = [
     "OAuthError",
     "PermissionDeniedError",
     "RateLimitError",
+    "UnexpectedStatusError",
     "UnprocessableEntityError",
     "VoltError",
+    "WaitError",
+    "WaitTimeoutError",
 ]
 
 
 class VoltError(Exception):
     """Base of every exception this package raises."""
+
+
+class WaitError(VoltError):
+    """A `wait(...)` ended without the status it waited for. `resource` is the last snapshot
+    polled (a `Lease`, `Rack` or `FineTuningJob`), `status` its status."""
+
+    def __init__(self, message: str, resource: Any, status: str, until: frozenset[str]) -> None:
+        super().__init__(message)
+        self.resource = resource
+        self.status = status
+        self.until = until
+
+
+class UnexpectedStatusError(WaitError):
+    """The resource reached a status it never leaves for the one waited on (a lease
+    `terminated` while waiting for `active`, a job `failed` while waiting for `succeeded`).
+
+    Usage: `except volt.UnexpectedStatusError as e: print(e.status, e.resource.last_error)`.
+    """
+
+
+class WaitTimeoutError(WaitError, TimeoutError):
+    """The wait's `timeout` ran out; the message names the last status (and `last_error`,
+    when the resource had one)."""
 
 
 class APIError(VoltError):

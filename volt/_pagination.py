@@ -1,30 +1,30 @@
-"""Cursor pagination (`limit`, `after`, `has_more`): a page knows the call that made it,
-so iterating it fetches the next pages through the same client."""
+"""Pagination: cursor lists (`limit`, `after`, `has_more`) and usage (`page`, `next_page`).
+A page knows the call that made it and the parameters of the next one, so iterating it fetches
+the next pages through the same client."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator, Sequence
 from typing import Any, Generic, TypeVar
 
 from volt._call import Call
-from volt.types.common import CursorPage
+from volt.types.common import Page
 
 T = TypeVar("T")
 
 
-def next_call(call: Call[CursorPage[T]], page: CursorPage[T]) -> Call[CursorPage[T]] | None:
-    if not page.has_more or not page.data or page.last_id is None:
-        return None
-    return call.with_params(after=page.last_id)
+def next_call(call: Call[Page[T]], page: Page[T]) -> Call[Page[T]] | None:
+    params = page.next_params()
+    return None if params is None else call.with_params(**params)
 
 
 class _Page(Generic[T]):
-    def __init__(self, call: Call[CursorPage[T]], page: CursorPage[T]) -> None:
+    def __init__(self, call: Call[Page[T]], page: Page[T]) -> None:
         self._call = call
         self.page = page
 
     @property
-    def data(self) -> list[T]:
+    def data(self) -> Sequence[T]:
         return self.page.data
 
     @property
@@ -33,7 +33,9 @@ class _Page(Generic[T]):
 
     @property
     def last_id(self) -> str | None:
-        return self.page.last_id
+        """A cursor list's last id (None for usage pages)."""
+        last: str | None = getattr(self.page, "last_id", None)
+        return last
 
 
 class SyncPage(_Page[T]):
@@ -44,9 +46,9 @@ class SyncPage(_Page[T]):
 
     def __init__(
         self,
-        fetch: Callable[[Call[CursorPage[T]]], CursorPage[T]],
-        call: Call[CursorPage[T]],
-        page: CursorPage[T],
+        fetch: Callable[[Call[Page[T]]], Page[T]],
+        call: Call[Page[T]],
+        page: Page[T],
     ) -> None:
         super().__init__(call, page)
         self._fetch = fetch
@@ -70,9 +72,9 @@ class AsyncPage(_Page[T]):
 
     def __init__(
         self,
-        fetch: Callable[[Call[CursorPage[T]]], Awaitable[CursorPage[T]]],
-        call: Call[CursorPage[T]],
-        page: CursorPage[T],
+        fetch: Callable[[Call[Page[T]]], Awaitable[Page[T]]],
+        call: Call[Page[T]],
+        page: Page[T],
     ) -> None:
         super().__init__(call, page)
         self._fetch = fetch
@@ -95,8 +97,8 @@ class AsyncPaginator(Generic[T]):
 
     def __init__(
         self,
-        fetch: Callable[[Call[CursorPage[T]]], Awaitable[CursorPage[T]]],
-        call: Call[CursorPage[T]],
+        fetch: Callable[[Call[Page[T]]], Awaitable[Page[T]]],
+        call: Call[Page[T]],
     ) -> None:
         self._fetch, self._call = fetch, call
 

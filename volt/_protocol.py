@@ -44,25 +44,41 @@ Exchange = Generator[Step, Outcome, T]
 
 
 @dataclasses.dataclass
-class Session:
-    """What every request of one client shares; `with_options` copies it."""
+class Auth:
+    """The credentials of one client and of every `with_options` copy of it: one object, so a
+    token one copy refreshes is the token all of them use, and one refresh runs at a time (a
+    refresh token is single-use, and the server takes its reuse for theft and revokes all)."""
 
-    base_url: str
     api_key: str | None
     credentials: Credentials | None
-    max_retries: int
-    timeout: httpx.Timeout
-    headers: dict[str, str]
     # Called with refreshed device-flow credentials (the CLI saves them).
     on_refresh: Callable[[Credentials], None] | None = None
-    org_id: str | None = None
-    # Set while one call refreshes the token: others wait for it rather than refresh too, as a
-    # refresh token is single-use and the server takes its reuse for theft (and revokes all).
+    # Set while one call refreshes the token: others wait for it rather than refresh too.
     refreshing: bool = False
+    org_id: str | None = None
 
     @property
     def token(self) -> str | None:
         return self.api_key or (self.credentials.access_token if self.credentials else None)
+
+
+@dataclasses.dataclass
+class Session:
+    """What every request of one client shares; `with_options` copies it, keeping its `auth`."""
+
+    base_url: str
+    auth: Auth
+    max_retries: int
+    timeout: httpx.Timeout
+    headers: dict[str, str]
+
+    @property
+    def credentials(self) -> Credentials | None:
+        return self.auth.credentials
+
+    @property
+    def token(self) -> str | None:
+        return self.auth.token
 
     def exchange(self, call: Call[Any], *, stream: bool = False) -> Exchange[httpx.Response]:
         """Drive one call to its final response, or raise its `APIError`."""
@@ -138,20 +154,23 @@ class Session:
         )
 
     def _org_id(self) -> Exchange[str]:
-        if self.org_id is None:
+        if self.auth.org_id is None:
             me = yield from self.fetch(Call("GET", "/v1/me", Principal))
-            self.org_id = me.org_id
-        return self.org_id
+            self.auth.org_id = me.org_id
+        return self.auth.org_id
 
     def _can_refresh(self) -> bool:
-        return self.api_key is None and bool(self.credentials and self.credentials.refresh_token)
+        return self.auth.api_key is None and bool(
+            self.credentials and self.credentials.refresh_token
+        )
 
     def _refresh(self, stale: Credentials) -> Exchange[None]:
         """Replace `stale` credentials, once, however many calls found them stale."""
-        while self.refreshing:
+        auth = self.auth
+        while auth.refreshing:
             yield Sleep(REFRESH_WAIT_S)
-        if self.credentials is not stale:
-            return  # another call refreshed them meanwhile
+        if auth.credentials is not stale:
+            return  # another call (or another copy of this client) refreshed them meanwhile
         assert stale.refresh_token is not None
         form = {
             "grant_type": "refresh_token",
@@ -159,14 +178,14 @@ class Session:
             "client_id": CLI_CLIENT_ID,
         }
         call = Call("POST", "/oauth/token", TokenResponse, form=form, authenticated=False)
-        self.refreshing = True
+        auth.refreshing = True
         try:
             token = yield from self.fetch(call)
         finally:
-            self.refreshing = False
-        self.credentials = Credentials.from_token(self.base_url, token, previous=stale)
-        if self.on_refresh is not None:
-            self.on_refresh(self.credentials)
+            auth.refreshing = False
+        auth.credentials = Credentials.from_token(self.base_url, token, previous=stale)
+        if auth.on_refresh is not None:
+            auth.on_refresh(auth.credentials)
 
 
 def parse(call: Call[T], response: httpx.Response) -> T:

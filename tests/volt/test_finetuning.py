@@ -17,7 +17,7 @@ from finetune.worker import Worker
 from tests.conftest import MakeOrg, Org, serve
 from tests.support.finetune import FACT_DATA
 from tests.volt.conftest import RunVolt, sync
-from volt import AsyncVolt, BadRequestError, NotFoundError, Volt
+from volt import AsyncVolt, BadRequestError, NotFoundError, UnexpectedStatusError, Volt
 from volt.types import FineTuningJob
 from voltcore.config import Settings
 from voltcore.db import Pool
@@ -101,9 +101,12 @@ async def test_files_and_jobs(
         doomed = await client.fine_tuning.jobs.create(model=TINY, training_file=uploaded.id)
         cancelled = await client.fine_tuning.jobs.cancel(doomed.id)
         assert cancelled.status == "cancelled"
+        with pytest.raises(UnexpectedStatusError) as never:
+            await client.fine_tuning.jobs.wait(doomed.id, until="succeeded", poll_interval=0.1)
+        assert never.value.status == "cancelled" and never.value.resource.id == doomed.id
 
         await train(pool, settings, ft_settings)
-        done = await client.fine_tuning.jobs.retrieve(job.id)
+        done = await client.fine_tuning.jobs.wait(job.id, poll_interval=0.1, timeout=30)
         assert done.status == "succeeded", done.error
         assert done.fine_tuned_model == f"ft:{TINY}:{org.id}:sdk:{job.id}"
         assert done.lora is not None and done.lora.rank == 4

@@ -1,11 +1,10 @@
 """Forge through the SDK and the CLI against a real kube-apiserver: availability, a lease from
-pending to active (waited on with progress), an idempotent create, a minted kubeconfig that
-works in the lease's namespace, termination."""
+pending to active (waited on with `wait`, and with progress in the CLI), an idempotent create,
+a minted kubeconfig that works in the lease's namespace, termination; a wait that cannot end
+well or runs out raises."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -18,19 +17,17 @@ from aiohttp import web
 from tests.conftest import MakeOrg, Org, serve
 from tests.support.forge import A100, H100, ForgeService, tenant_api
 from tests.volt.conftest import RunVolt, sync
-from volt import AsyncVolt, BadRequestError, Volt
+from volt import AsyncVolt, BadRequestError, UnexpectedStatusError, Volt, WaitTimeoutError
 from volt.types import Lease
 from volt.types.forge import ENDED_LEASE_STATUSES
 
 pytestmark = pytest.mark.slow
 
 
-async def until(client: AsyncVolt, lease_id: str, status: str, timeout: float = 60) -> Lease:
-    deadline = time.monotonic() + timeout
-    while (lease := await client.forge.leases.retrieve(lease_id)).status != status:
-        assert time.monotonic() < deadline, lease
-        await asyncio.sleep(0.2)
-    return lease
+async def wait_ended(client: AsyncVolt, lease_id: str) -> Lease:
+    return await client.forge.leases.wait(
+        lease_id, until="terminated", poll_interval=0.2, timeout=60
+    )
 
 
 @pytest_asyncio.fixture
@@ -43,7 +40,7 @@ async def org(forge: ForgeService, make_org: MakeOrg) -> AsyncIterator[Org]:
         async for lease in client.forge.leases.list():
             if lease.status not in ENDED_LEASE_STATUSES:
                 await client.forge.leases.terminate(lease.id)
-                await until(client, lease.id, "terminated")
+                await wait_ended(client, lease.id)
 
 
 async def test_sdk_lease_lifecycle(forge: ForgeService, org: Org, tmp_path: Path) -> None:
@@ -62,7 +59,12 @@ async def test_sdk_lease_lifecycle(forge: ForgeService, org: Org, tmp_path: Path
         assert reused.value.code == "idempotency_key_reused"
         assert reused.value.param == "Idempotency-Key"
 
-        active = await until(client, lease.id, "active")
+        seen: list[str] = []
+        active = await client.forge.leases.wait(
+            lease.id, poll_interval=0.2, timeout=60, on_update=lambda x: seen.append(x.status)
+        )
+        assert active.status == "active" and seen[-1] == "active"
+        assert set(seen) <= {"pending", "provisioning", "active"}
         assert active.namespace and active.nodes and sum(n.gpus for n in active.nodes) == 2
         assert [x.id for x in (await client.forge.leases.list(status="active")).data] == [lease.id]
 
@@ -74,12 +76,28 @@ async def test_sdk_lease_lifecycle(forge: ForgeService, org: Org, tmp_path: Path
         pods = await sync(core.list_namespaced_pod, minted.namespace)
         assert pods.items == []
 
-        ending = await client.forge.leases.terminate(lease.id)
-        assert ending.status == "terminating"
-        await until(client, lease.id, "terminated")
+        with Volt(base_url=forge.api.base, api_key=org.key) as sync_client:
+            # Still active an hour from now: a wait for its end runs out, naming the status.
+            with pytest.raises(WaitTimeoutError) as late:
+                await sync(
+                    sync_client.forge.leases.wait,
+                    lease.id,
+                    until="terminated",
+                    timeout=0.3,
+                    poll_interval=0.1,
+                )
+            assert late.value.status == "active" and "still active" in str(late.value)
 
-    with Volt(base_url=forge.api.base, api_key=org.key) as sync_client:
-        listed = await sync(lambda: list(sync_client.forge.leases.list(limit=1)))
+            ending = await client.forge.leases.terminate(lease.id)
+            assert ending.status == "terminating"
+            # A terminating lease never becomes active again: waiting for it raises at once.
+            with pytest.raises(UnexpectedStatusError) as never:
+                await sync(sync_client.forge.leases.wait, lease.id, poll_interval=0.1)
+            assert never.value.status in ("terminating", "terminated")
+            assert never.value.resource.id == lease.id
+            assert (await wait_ended(client, lease.id)).status == "terminated"
+
+            listed = await sync(lambda: list(sync_client.forge.leases.list(limit=1)))
     assert [x.id for x in listed] == [lease.id]
 
 
@@ -118,7 +136,7 @@ async def test_cli_lease_lifecycle(
     ended = await run_volt("forge", "lease", "terminate", lease["id"], base=base, key=key)
     assert ended.code == 0 and "terminating" in ended.stdout
     async with AsyncVolt(base_url=base, api_key=key) as client:
-        await until(client, lease["id"], "terminated")
+        await wait_ended(client, lease["id"])
 
 
 async def test_a_retried_post_whose_answer_was_lost_creates_one_lease(

@@ -1,6 +1,7 @@
 """`volt login` end to end: the real CLI process speaks RFC 8628 to the running service while
 an admin, signed in through the real IdP, approves or denies on the verification page. Then
-the saved credentials work for the CLI and the SDK, and an expired access token is refreshed."""
+the saved credentials work for the CLI and the SDK, and an expired access token is refreshed
+(once, however many copies of a client made with `with_options` find it expired)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from tests.support.signin import SigninService, signin_service
 from tests.volt.conftest import VOLT, RunVolt, sync
 from volt import AsyncVolt, AuthenticationError, OAuthError, Volt
 from volt.credentials import Credentials, load_credentials
+from volt.types.oauth import TokenResponse
 from voltcore.config import Settings
 from voltcore.db import Pool
 
@@ -160,6 +162,39 @@ async def test_login_pending_slow_down_approve_then_refresh(
     async with AsyncVolt(base_url=signin.base, api_key=refreshed[0].access_token) as gone:
         with pytest.raises(AuthenticationError):
             await gone.me.retrieve()
+
+
+async def test_client_copies_share_one_sign_in(signin: SigninService) -> None:
+    """A client and its `with_options` copies hold one set of credentials: a token a copy
+    refreshed is the one the original uses, and copies that find it expired together refresh
+    it once. Reusing the spent refresh token instead would revoke the whole sign-in."""
+    tokens = TokenResponse.model_validate(await signin.approved_tokens(signin.a))
+    expired = {"expires_at": time.time() - 1}
+    stale = Credentials.from_token(signin.base, tokens).model_copy(update=expired)
+    saved: list[Credentials] = []
+    async with AsyncVolt(credentials=stale, save_refreshed=saved.append) as client:
+        patient = client.with_options(max_retries=5, timeout=30)
+        assert (await patient.me.retrieve()).kind == "oauth_token"  # the copy refreshes
+        assert len(saved) == 1 and client.credentials is patient.credentials is saved[0]
+        assert (await client.me.retrieve()).org_id == signin.a.id  # with the copy's token
+        assert len(saved) == 1
+
+        # The shared token expires: the original and two copies, at once, refresh it once.
+        client._session.auth.credentials = saved[0].model_copy(update=expired)
+        copies = [client, patient, patient.with_options(max_retries=0)]
+        principals = await asyncio.gather(*(c.me.retrieve() for c in copies for _ in range(2)))
+        assert {p.kind for p in principals} == {"oauth_token"} and len(saved) == 2
+        assert all(c.credentials is saved[1] for c in copies)
+
+    # The sign-in is intact: the latest refresh token is still good (a reused one would have
+    # revoked it).
+    with Volt(api_key="", base_url=signin.base) as anonymous:
+        renewed = await sync(
+            anonymous.oauth.token,
+            grant_type="refresh_token",
+            refresh_token=saved[1].refresh_token,
+        )
+    assert renewed.access_token.startswith("volt_at_")
 
 
 async def test_login_denied(signin: SigninService, volt_env: dict[str, str]) -> None:

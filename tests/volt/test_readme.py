@@ -1,5 +1,6 @@
-"""README's SDK examples run as written, in their own processes, against the live services;
-every CLI line it shows is a command the CLI accepts."""
+"""README's SDK examples run as written, in their own processes, against the live services
+(the `wait` example against Forge on a real kube-apiserver); every CLI line it shows is a
+command the CLI accepts."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import sys
 
 import pytest
 
-from tests.conftest import REPO, Org
+from tests.conftest import REPO, MakeOrg, Org
+from tests.support.forge import ForgeService
 from tests.support.spark import Spark
 from tests.volt.conftest import sync
 from volt.cli import parser
@@ -26,24 +28,25 @@ def blocks(language: str) -> list[str]:
     return re.findall(rf"```{language}\n(.*?)```", section, flags=re.DOTALL)
 
 
-async def test_sdk_examples_run(spark: Spark, org: Org) -> None:
-    sync_example, async_example = blocks("python")
+def run(code: str, base: str, key: str) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VOLT_")}
-    env |= {"VOLT_BASE_URL": spark.base, "VOLT_API_KEY": org.key}
+    env |= {"VOLT_BASE_URL": base, "VOLT_API_KEY": key}
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    return out.stdout
 
-    def run(code: str) -> str:
-        out = subprocess.run(
-            [sys.executable, "-c", code],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        assert out.returncode == 0, out.stderr
-        return out.stdout
 
-    text = await sync(run, sync_example)
+async def test_sdk_examples_run(spark: Spark, org: Org) -> None:
+    sync_example, async_example, _ = blocks("python")
+
+    text = await sync(run, sync_example, spark.base, org.key)
     printed = text.splitlines()
     assert "Paris" in text
     # Model output may span lines: find what the example prints by its shape.
@@ -51,9 +54,18 @@ async def test_sdk_examples_run(spark: Spark, org: Org) -> None:
     assert any(line.startswith(org.key_id) and line.endswith(" active") for line in printed)
     assert printed[-1].startswith("model_not_found req_")
 
-    printed = (await sync(run, async_example)).splitlines()
+    printed = (await sync(run, async_example, spark.base, org.key)).splitlines()
     assert "smollm2-135m-instruct" in printed[0] and float(printed[1]) > 0
     assert any(line.startswith("POST /v1/chat/completions 200") for line in printed[2:])
+
+
+async def test_wait_example_runs(forge: ForgeService, make_org: MakeOrg) -> None:
+    *_, wait_example = blocks("python")
+    org = await make_org()
+    printed = (await sync(run, wait_example, forge.api.base, org.key)).splitlines()
+    assert printed[-3] == "active" and printed[-1] == "terminated"
+    assert printed[-2].startswith("lease-")  # the lease's namespace
+    assert set(printed[:-2]) <= {"pending", "provisioning", "active"}
 
 
 def test_every_cli_line_parses() -> None:

@@ -1,5 +1,6 @@
-"""The caller, the org, API keys (with pagination both ways), audit logs and usage, through
-both clients against the live admin service; typed 401 and 403 errors."""
+"""The caller, the org, API keys (with pagination both ways), audit logs and usage (walked
+page by page through `next_page`), through both clients against the live admin service; typed
+401 and 403 errors."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from tests.conftest import Org
 from tests.volt.conftest import sync
 from volt import AsyncVolt, AuthenticationError, PermissionDeniedError, Volt
 from volt.types import ApiKey
+from voltcore.db import Pool
 
 
 @pytest_asyncio.fixture
@@ -76,6 +78,35 @@ async def test_audit_logs_page_through(aadmin: AsyncVolt, org: Org) -> None:
     assert all(e.spiffe_id == org.spiffe_id for e in entries if e.principal == org.key_id)
     assert [e.seq for e in entries] == sorted((e.seq for e in entries), reverse=True)
     assert {"GET"} <= {e.method for e in entries} and all(e.hash for e in entries)
+
+
+async def test_usage_walks_every_page(admin: Volt, aadmin: AsyncVolt, org: Org, pool: Pool) -> None:
+    now = int(time.time())
+    for hours_ago, tokens in ((4, 10), (1, 7)):
+        await pool.execute(
+            """INSERT INTO usage_events (time, org_id, model, endpoint, prompt_tokens,
+                                         completion_tokens, cached_tokens)
+               VALUES (to_timestamp($1), $2, 'm', '/v1/chat/completions', $3, 1, 0)""",
+            now - hours_ago * 3600,
+            org.id,
+            tokens,
+        )
+    query = {"start_time": now - 5 * 3600, "bucket_width": "1h", "limit": 2}
+    first = await aadmin.usage.retrieve(**query)  # type: ignore[arg-type]
+    assert len(first.data) == 2 and first.has_more and first.next_page
+
+    # Six hourly buckets (five hours back, aligned to the hour, up to now): three pages of two.
+    walked = [b async for b in aadmin.usage.list(**query)]  # type: ignore[arg-type]
+    starts = [b.start_time for b in walked]
+    assert len(walked) == 6 and starts == list(range(starts[0], starts[0] + 6 * 3600, 3600))
+    assert starts[:2] == [b.start_time for b in first.data]
+    assert sum(r.input_tokens for b in walked for r in b.results) == 17
+    page = await aadmin.usage.list(**query)  # type: ignore[arg-type]
+    nxt = await page.next_page()
+    assert nxt is not None and [b.start_time for b in nxt.data] == starts[2:4]
+
+    synced = await sync(lambda: list(admin.usage.list(**query)))  # type: ignore[arg-type]
+    assert [b.model_dump() for b in synced] == [b.model_dump() for b in walked]
 
 
 async def test_auth_errors_are_typed(admin_app: tuple[web.Application, str], org: Org) -> None:

@@ -11,10 +11,14 @@ import pytest
 
 from volt import APIError, Credentials, Volt
 from volt._call import Call
-from volt._protocol import Send, Session
+from volt._protocol import Auth, Send, Session
 from volt._streaming import DONE, decode
 from volt.credentials import config_dir, load_credentials, save_credentials
+from volt.resources.finetuning import JOB_LIFECYCLE
+from volt.resources.forge import LEASE_LIFECYCLE
+from volt.resources.vault import RACK_LIFECYCLE
 from volt.types import ChatCompletionChunk, Principal
+from volt.types.finetuning import TERMINAL_JOB_STATUSES
 
 
 def test_config_dir_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -61,12 +65,10 @@ def test_sse_decoding() -> None:
 def test_requests_carry_what_they_should() -> None:
     session = Session(
         base_url="http://volt.test",
-        api_key="volt_sk_live_k",
-        credentials=None,
+        auth=Auth(api_key="volt_sk_live_k", credentials=None, org_id="org_1"),
         max_retries=0,
         timeout=httpx.Timeout(5),
         headers={},
-        org_id="org_1",
     )
     post = session.exchange(Call("POST", "/v1/orgs/{org_id}/api-keys", Principal, json={"a": 1}))
     step = next(post)
@@ -108,3 +110,21 @@ def test_saved_tokens_only_go_to_their_service(
         assert client.base_url == "http://elsewhere.test" and client.credentials is None
     with Volt(api_key="volt_sk_live_k") as client:
         assert client.credentials is None
+
+
+def test_which_statuses_end_a_wait() -> None:
+    active, ready = frozenset({"active"}), frozenset({"ready"})
+    assert not any(LEASE_LIFECYCLE.unreachable(s, active) for s in ("pending", "provisioning"))
+    assert all(
+        LEASE_LIFECYCLE.unreachable(s, active)
+        for s in ("terminating", "terminated", "failed", "expired")
+    )
+    assert not LEASE_LIFECYCLE.unreachable("terminating", frozenset({"terminated"}))
+    assert LEASE_LIFECYCLE.unreachable("expired", frozenset({"terminated"}))
+    # A failed rack is retried by the reconciler: only a release ends the wait for `ready`.
+    assert not RACK_LIFECYCLE.unreachable("failed", ready)
+    assert RACK_LIFECYCLE.unreachable("releasing", ready)
+    assert RACK_LIFECYCLE.unreachable("released", ready)
+    assert not RACK_LIFECYCLE.unreachable("ready", frozenset({"released"}))
+    assert not JOB_LIFECYCLE.unreachable("running", TERMINAL_JOB_STATUSES)
+    assert JOB_LIFECYCLE.unreachable("cancelled", frozenset({"succeeded"}))

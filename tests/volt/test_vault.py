@@ -1,9 +1,11 @@
 """Vault through the CLI and the SDK against a Vault lab (sushy-tools' Redfish emulator, an
-swtpm-backed attestation agent per node): a rack reserved and waited on until ready, its Talos
-configs, BMC credentials and a passing attestation, then released."""
+swtpm-backed attestation agent per node): a rack reserved while its BMCs are down and waited on
+through `failed` (the reconciler retries) until ready, its Talos configs, BMC credentials and a
+passing attestation, then released."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,7 @@ from tests.admin.vault.conftest import vault_lab
 from tests.conftest import MakeOrg
 from tests.support.openapi import Spec
 from tests.volt.conftest import RunVolt, sync
-from volt import AsyncVolt, Volt
+from volt import AsyncVolt, Volt, WaitTimeoutError
 from voltcore.config import Settings
 
 pytestmark = pytest.mark.slow
@@ -35,16 +37,34 @@ async def test_rack_through_cli_and_sdk(
     async with vault_lab(lab_dir, settings, spec) as lab:
         org = await make_org(tier="enterprise")
         base, key = lab.api.base, org.key
-        created = await run_volt(
+        # The BMCs are down: the rack fails, and `--wait` (the SDK's `wait`) waits on through
+        # the reconciler's retries until they are back.
+        lab.bmc.stop()
+        create = [
             "vault", "rack", "create", "--metro", "fra1", "--rack-type", "gpu-8x-h100",
             "--sovereignty", "DE", "--idempotency-key", "rack-1", "--wait",
             "--poll-interval", "0.2", "--json",
-            base=base, key=key,
-        )  # fmt: skip
+        ]  # fmt: skip
+        creating = asyncio.create_task(run_volt(*create, base=base, key=key))
+        async with AsyncVolt(base_url=base, api_key=key) as client:
+            async with asyncio.timeout(30):
+                while not (mine := [r.id async for r in client.vault.racks.list()]):
+                    await asyncio.sleep(0.1)
+            failed = await client.vault.racks.wait(
+                mine[0], until="failed", poll_interval=0.2, timeout=30
+            )
+            assert failed.last_error is not None and failed.last_error.code == "bmc_unreachable"
+            # A wait that runs out names the last status and the reconciler's last error.
+            with pytest.raises(WaitTimeoutError) as late:
+                await client.vault.racks.wait(mine[0], timeout=0.5, poll_interval=0.2)
+            assert late.value.status != "ready" and "bmc_unreachable" in str(late.value)
+        lab.bmc.start()
+        created = await creating
         rack = created.json()
-        assert rack["status"] == "ready" and rack["country"] == "DE"
+        assert rack["status"] == "ready" and rack["country"] == "DE" and rack["id"] == mine[0]
         progress = [line for line in created.stderr.splitlines() if line.startswith(rack["id"])]
         assert progress[0].startswith(f"{rack['id']}: requested") and "ready" in progress[-1]
+        assert any("failed (bmc_unreachable" in line for line in progress), progress
 
         async with AsyncVolt(base_url=base, api_key=key) as client:
             again = await client.vault.racks.create(

@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from volt._client import Volt
-from volt.cli._output import Column, Output, wait, when
-from volt.types.finetuning import TERMINAL_JOB_STATUSES, FineTuningJob, HyperparametersParam
+from volt._constants import DEFAULT_JOB_WAIT_TIMEOUT_S, DEFAULT_POLL_INTERVAL_S
+from volt.cli._output import Column, Output, Progress, when
+from volt.types.finetuning import FineTuningJob, HyperparametersParam
 
 Subparsers = Any
 
@@ -40,15 +41,11 @@ def create(client: Volt, args: argparse.Namespace, out: Output) -> int:
         idempotency_key=args.idempotency_key,
     )
     if args.wait:
-        job = wait(
-            job,
-            lambda: client.fine_tuning.jobs.retrieve(job.id),
-            lambda j: j.status,
-            lambda j: j.status in TERMINAL_JOB_STATUSES,
-            out,
-            label=job.id,
-            interval=args.poll_interval,
+        job = client.fine_tuning.jobs.wait(
+            job.id,
             timeout=args.timeout,
+            poll_interval=args.poll_interval,
+            on_update=Progress(out, job, lambda j: j.status, label=job.id),
         )
     out.item(job, JOB_COLUMNS)
     return 0 if not args.wait or job.status == "succeeded" else 1
@@ -95,8 +92,15 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int)
     p.add_argument("--idempotency-key")
     p.add_argument("--wait", action="store_true", help="wait until the job ends")
-    p.add_argument("--timeout", type=float, default=3600, help="seconds to wait (default 3600)")
-    p.add_argument("--poll-interval", type=float, default=2.0, help=argparse.SUPPRESS)
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_JOB_WAIT_TIMEOUT_S,
+        help=f"seconds to wait (default {DEFAULT_JOB_WAIT_TIMEOUT_S:g})",
+    )
+    p.add_argument(
+        "--poll-interval", type=float, default=DEFAULT_POLL_INTERVAL_S, help=argparse.SUPPRESS
+    )
     p.set_defaults(run=create)
     p = ft.add_parser("list", parents=[common], help="your jobs, newest first")
     p.set_defaults(run=list_jobs)

@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from volt._client import Volt
-from volt.cli._output import Column, Output, wait, when
-from volt.types.forge import ENDED_LEASE_STATUSES, Lease
+from volt._constants import DEFAULT_POLL_INTERVAL_S, DEFAULT_WAIT_TIMEOUT_S
+from volt.cli._output import Column, Output, Progress, settled, when
+from volt.types.forge import Lease
 from volt.types.vault import Rack
 
 Subparsers = Any
@@ -59,8 +60,15 @@ def _write(text: str, target: str | None, out: Output, what: str) -> None:
 
 def _wait_args(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--wait", action="store_true", help=f"wait until the {what} is ready")
-    p.add_argument("--timeout", type=float, default=900, help="seconds to wait (default 900)")
-    p.add_argument("--poll-interval", type=float, default=2.0, help=argparse.SUPPRESS)
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_WAIT_TIMEOUT_S,
+        help=f"seconds to wait (default {DEFAULT_WAIT_TIMEOUT_S:g})",
+    )
+    p.add_argument(
+        "--poll-interval", type=float, default=DEFAULT_POLL_INTERVAL_S, help=argparse.SUPPRESS
+    )
 
 
 def availability(client: Volt, args: argparse.Namespace, out: Output) -> int:
@@ -78,15 +86,16 @@ def lease_create(client: Volt, args: argparse.Namespace, out: Output) -> int:
         idempotency_key=args.idempotency_key,
     )
     if args.wait:
-        lease = wait(
-            lease,
-            lambda: client.forge.leases.retrieve(lease.id),
-            lambda x: x.status,
-            lambda x: x.status == "active" or x.status in ENDED_LEASE_STATUSES,
+        progress = Progress(out, lease, lambda x: x.status, label=lease.id)
+        lease = settled(
+            lambda: client.forge.leases.wait(
+                lease.id,
+                until="active",
+                timeout=args.timeout,
+                poll_interval=args.poll_interval,
+                on_update=progress,
+            ),
             out,
-            label=lease.id,
-            interval=args.poll_interval,
-            timeout=args.timeout,
         )
     out.item(lease, LEASE_COLUMNS)
     return 0 if not args.wait or lease.status == "active" else 1
@@ -126,16 +135,17 @@ def rack_create(client: Volt, args: argparse.Namespace, out: Output) -> int:
         idempotency_key=args.idempotency_key,
     )
     if args.wait:
-        rack = wait(
-            rack,
-            lambda: client.vault.racks.retrieve(rack.id),
-            _rack_state,
-            # `failed` is not the end for a rack: the reconciler retries it with backoff.
-            lambda r: r.status in ("ready", "released"),
+        # `failed` is not the end for a rack: the reconciler retries it, and the wait goes on.
+        progress = Progress(out, rack, _rack_state, label=rack.id)
+        rack = settled(
+            lambda: client.vault.racks.wait(
+                rack.id,
+                until="ready",
+                timeout=args.timeout,
+                poll_interval=args.poll_interval,
+                on_update=progress,
+            ),
             out,
-            label=rack.id,
-            interval=args.poll_interval,
-            timeout=args.timeout,
         )
     out.item(rack, RACK_COLUMNS)
     return 0 if not args.wait or rack.status == "ready" else 1

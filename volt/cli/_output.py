@@ -6,10 +6,12 @@ import datetime as dt
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TextIO, TypeVar
+from typing import Any, Generic, TextIO, TypeVar, cast
 
 import orjson
 from pydantic import BaseModel
+
+from volt._exceptions import UnexpectedStatusError
 
 T = TypeVar("T")
 Column = tuple[str, Callable[[Any], object]]
@@ -90,33 +92,33 @@ class Output:
         self.stderr.flush()
 
 
-def wait(
-    first: T,
-    fetch: Callable[[], T],
-    status: Callable[[T], str],
-    done: Callable[[T], bool],
-    out: Output,
-    *,
-    label: str,
-    interval: float,
-    timeout: float,
-) -> T:
-    """Poll `fetch` until `done`, starting from `first` (what the create call returned),
-    showing each new status with the time elapsed on stderr.
+class Progress(Generic[T]):
+    """The `on_update` of an SDK `wait`: each new state of the resource, with the time
+    elapsed, on stderr, starting from `first` (what the create call returned).
 
-    Raises TimeoutError after `timeout` seconds."""
-    start = time.monotonic()
-    seen: str | None = None
-    current = first
-    while True:
-        state = status(current)
-        elapsed = time.monotonic() - start
-        if state != seen:
-            out.note(f"{label}: {state} ({elapsed:.0f}s)")
-            seen = state
-        if done(current):
-            return current
-        if elapsed >= timeout:
-            raise TimeoutError(f"{label} is still {state} after {timeout:.0f}s")
-        time.sleep(interval)
-        current = fetch()
+    Usage: `client.forge.leases.wait(lease.id, on_update=Progress(out, lease, status))`.
+    """
+
+    def __init__(self, out: Output, first: T, state: Callable[[T], str], *, label: str) -> None:
+        self.out, self.state, self.label = out, state, label
+        self.start = time.monotonic()
+        self.seen: str | None = None
+        self(first)
+
+    def __call__(self, item: T) -> None:
+        state = self.state(item)
+        if state != self.seen:
+            elapsed = time.monotonic() - self.start
+            self.out.note(f"{self.label}: {state} ({elapsed:.0f}s)")
+            self.seen = state
+
+
+def settled(waiting: Callable[[], T], out: Output) -> T:
+    """What `waiting` (an SDK `wait`) ended with: the resource it waited for, or the one that
+    reached another final state (reported on stderr; the command then fails by its status).
+    A timeout is raised (`main` reports it)."""
+    try:
+        return waiting()
+    except UnexpectedStatusError as e:
+        out.note(f"error: {e}")
+        return cast(T, e.resource)

@@ -2,22 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
-from volt._call import Call, Executor, M, Resource, body, endpoint, paginated, path_id
+from volt._call import Call, Executor, M, Resource, body, endpoint, paginated, path_id, waiter
+from volt._constants import DEFAULT_JOB_WAIT_TIMEOUT_S, DEFAULT_POLL_INTERVAL_S
+from volt._waiting import Lifecycle, Wait
 from volt.types.common import CursorPage
 from volt.types.finetuning import (
+    TERMINAL_JOB_STATUSES,
     FileDeleted,
     FileObject,
     FineTuningJob,
     FineTuningJobEvent,
+    FineTuningJobStatus,
     HyperparametersParam,
     LoraParam,
     MethodParam,
 )
 
 FileInput = bytes | Path | IO[bytes]
+
+JOB_LIFECYCLE = Lifecycle(
+    "fine-tuning job",
+    order={"validating_files": 0, "queued": 1, "running": 2},
+    final=TERMINAL_JOB_STATUSES,
+)
 
 
 def _read(file: FileInput, filename: str | None) -> tuple[str, bytes]:
@@ -27,6 +38,10 @@ def _read(file: FileInput, filename: str | None) -> tuple[str, bytes]:
         return filename or "upload.jsonl", file
     name = getattr(file, "name", None)
     return filename or (Path(name).name if isinstance(name, str) else "upload.jsonl"), file.read()
+
+
+def _job(job_id: str) -> Call[FineTuningJob]:
+    return Call("GET", f"/v1/fine-tuning/jobs/{path_id(job_id)}", FineTuningJob)
 
 
 class Files(Resource[M]):
@@ -124,7 +139,32 @@ class Jobs(Resource[M]):
     @endpoint
     def retrieve(self, job_id: str) -> Call[FineTuningJob]:
         """Usage: `client.fine_tuning.jobs.retrieve("ftjob-...")`."""
-        return Call("GET", f"/v1/fine-tuning/jobs/{path_id(job_id)}", FineTuningJob)
+        return _job(job_id)
+
+    @waiter
+    def wait(
+        self,
+        job_id: str,
+        *,
+        until: FineTuningJobStatus | None = None,
+        timeout: float = DEFAULT_JOB_WAIT_TIMEOUT_S,
+        poll_interval: float = DEFAULT_POLL_INTERVAL_S,
+        on_update: Callable[[FineTuningJob], object] | None = None,
+    ) -> Wait[FineTuningJob]:
+        """Poll the job until it ends (`succeeded`, `failed`, `cancelled`), or until `until`;
+        `on_update` sees every snapshot. Raises `UnexpectedStatusError` when it ends otherwise
+        than `until`, `WaitTimeoutError` after `timeout` seconds.
+
+        Usage: `client.fine_tuning.jobs.wait(job.id).fine_tuned_model`.
+        """
+        return Wait(
+            _job(job_id),
+            JOB_LIFECYCLE,
+            TERMINAL_JOB_STATUSES if until is None else frozenset({until}),
+            timeout,
+            poll_interval,
+            on_update,
+        )
 
     @endpoint
     def cancel(self, job_id: str) -> Call[FineTuningJob]:

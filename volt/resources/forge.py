@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
-from volt._call import Call, Executor, M, Resource, body, endpoint, paginated, path_id
+from collections.abc import Callable
+
+from volt._call import Call, Executor, M, Resource, body, endpoint, paginated, path_id, waiter
+from volt._constants import DEFAULT_POLL_INTERVAL_S, DEFAULT_WAIT_TIMEOUT_S
+from volt._waiting import Lifecycle, Wait
 from volt.types.common import CursorPage, ListObject
-from volt.types.forge import ForgeAvailability, Kubeconfig, Lease, LeaseStatus
+from volt.types.forge import ENDED_LEASE_STATUSES, ForgeAvailability, Kubeconfig, Lease, LeaseStatus
+
+LEASE_LIFECYCLE = Lifecycle(
+    "lease",
+    order={"pending": 0, "provisioning": 1, "active": 2, "terminating": 3},
+    final=ENDED_LEASE_STATUSES,
+)
+
+
+def _lease(lease_id: str) -> Call[Lease]:
+    return Call("GET", f"/v1/forge/leases/{path_id(lease_id)}", Lease)
 
 
 class Leases(Resource[M]):
@@ -51,12 +65,37 @@ class Leases(Resource[M]):
     @endpoint
     def retrieve(self, lease_id: str) -> Call[Lease]:
         """Usage: `client.forge.leases.retrieve("lease_...")`."""
-        return Call("GET", f"/v1/forge/leases/{path_id(lease_id)}", Lease)
+        return _lease(lease_id)
 
     @endpoint
     def terminate(self, lease_id: str) -> Call[Lease]:
         """Usage: `client.forge.leases.terminate("lease_...").status == "terminating"`."""
         return Call("DELETE", f"/v1/forge/leases/{path_id(lease_id)}", Lease)
+
+    @waiter
+    def wait(
+        self,
+        lease_id: str,
+        *,
+        until: LeaseStatus = "active",
+        timeout: float = DEFAULT_WAIT_TIMEOUT_S,
+        poll_interval: float = DEFAULT_POLL_INTERVAL_S,
+        on_update: Callable[[Lease], object] | None = None,
+    ) -> Wait[Lease]:
+        """Poll the lease until it is `until`; `on_update` sees every snapshot. Raises
+        `UnexpectedStatusError` once it cannot get there (`terminated` while waiting for
+        `active`), `WaitTimeoutError` after `timeout` seconds.
+
+        Usage: `client.forge.leases.wait(lease.id, until="active", timeout=600).namespace`.
+        """
+        return Wait(
+            _lease(lease_id),
+            LEASE_LIFECYCLE,
+            frozenset({until}),
+            timeout,
+            poll_interval,
+            on_update,
+        )
 
     @endpoint
     def kubeconfig(self, lease_id: str) -> Call[Kubeconfig]:

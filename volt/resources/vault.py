@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
-from volt._call import Call, Executor, M, Resource, body, endpoint, paginated, path_id
+from collections.abc import Callable
+
+from volt._call import Call, Executor, M, Resource, body, endpoint, paginated, path_id, waiter
+from volt._constants import DEFAULT_POLL_INTERVAL_S, DEFAULT_WAIT_TIMEOUT_S
+from volt._waiting import Lifecycle, Wait
 from volt.types.common import CursorPage
 from volt.types.vault import AttestationReport, Rack, RackStatus, RedfishCredentials, TalosRole
+
+# `failed` is in neither: the reconciler retries a failed rack, so a wait goes on through it.
+RACK_LIFECYCLE = Lifecycle(
+    "rack",
+    order={"requested": 0, "allocating": 1, "provisioning": 2, "ready": 3, "releasing": 4},
+    final=frozenset({"released"}),
+)
 
 
 def _rack(rack_id: str, rest: str = "") -> str:
@@ -44,6 +55,32 @@ class Racks(Resource[M]):
     def retrieve(self, rack_id: str) -> Call[Rack]:
         """Usage: `client.vault.racks.retrieve("rack_...").nodes`."""
         return Call("GET", _rack(rack_id), Rack)
+
+    @waiter
+    def wait(
+        self,
+        rack_id: str,
+        *,
+        until: RackStatus = "ready",
+        timeout: float = DEFAULT_WAIT_TIMEOUT_S,
+        poll_interval: float = DEFAULT_POLL_INTERVAL_S,
+        on_update: Callable[[Rack], object] | None = None,
+    ) -> Wait[Rack]:
+        """Poll the rack until it is `until`, through `failed` (the reconciler retries it);
+        `on_update` sees every snapshot. Raises `UnexpectedStatusError` once it cannot get
+        there (`released`), `WaitTimeoutError` after `timeout` seconds, naming the last status
+        and `last_error`.
+
+        Usage: `client.vault.racks.wait(rack.id, until="ready", timeout=1800).endpoint`.
+        """
+        return Wait(
+            Call("GET", _rack(rack_id), Rack),
+            RACK_LIFECYCLE,
+            frozenset({until}),
+            timeout,
+            poll_interval,
+            on_update,
+        )
 
     @endpoint
     def release(self, rack_id: str) -> Call[Rack]:

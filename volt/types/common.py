@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Generic, Literal, TypeVar
+from collections.abc import Sequence
+from typing import Generic, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
+
+class Page(Protocol[T_co]):
+    """One page of any paginated list: its items, and the query parameters that fetch the next
+    page (None on the last). Cursor lists (`CursorPage`) and usage (`UsagePage`) are pages."""
+
+    @property
+    def data(self) -> Sequence[T_co]: ...
+
+    @property
+    def has_more(self) -> bool: ...
+
+    def next_params(self) -> dict[str, str] | None: ...
 
 
 class VoltModel(BaseModel):
@@ -33,6 +48,11 @@ class CursorPage(VoltModel, Generic[T]):
     first_id: str | None = None
     last_id: str | None = None
     has_more: bool = False
+
+    def next_params(self) -> dict[str, str] | None:
+        if not self.has_more or not self.data or self.last_id is None:
+            return None
+        return {"after": self.last_id}
 
 
 class ListObject(VoltModel, Generic[T]):

@@ -92,3 +92,6 @@ class UsagePage(VoltModel):
     data: list[UsageBucket]
     has_more: bool
     next_page: str | None
+
+    def next_params(self) -> dict[str, str] | None:
+        return {"page": self.next_page} if self.has_more and self.next_page else None
