@@ -48,6 +48,7 @@ class BatchWriter(ABC, Generic[T]):
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self._writing = 0
 
     def add(self, item: T) -> None:
         """Queue one item; never blocks and never raises."""
@@ -61,7 +62,9 @@ class BatchWriter(ABC, Generic[T]):
 
     @property
     def pending(self) -> int:
-        return len(self._buffer)
+        """Items not yet written: buffered, or in a write that has not committed yet (so that
+        `while w.pending: await w.flush()` really waits for the database)."""
+        return len(self._buffer) + self._writing
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"{self.name}-writer")
@@ -92,12 +95,15 @@ class BatchWriter(ABC, Generic[T]):
             ]
             if not batch:
                 return 0
+            self._writing = len(batch)
             try:
                 async with self._pool.acquire() as conn:
                     await self._write(conn, batch)
             except BaseException:
                 self._requeue(batch)
                 raise
+            finally:
+                self._writing = 0
             self._metrics.written.labels(self.name).inc(len(batch))
             self._metrics.buffered.labels(self.name).set(len(self._buffer))
             return len(batch)

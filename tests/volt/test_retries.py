@@ -141,7 +141,8 @@ def test_retry_after_forms() -> None:
 
 LONG = {
     "model": TINY,
-    "max_tokens": 150,
+    # Long enough that the holder still holds its slot when the patient client first asks.
+    "max_tokens": 600,
     "messages": [{"role": "user", "content": "go"}],
     # The random-weight model may end at any step: banning its end tokens makes it run long.
     "logit_bias": {"0": -100, "2": -100},
