@@ -4,6 +4,7 @@ move the same row; the loser gets Conflict, looks again and decides anew."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,6 +12,11 @@ import asyncpg
 
 from voltcore.db import Conn
 from voltcore.errors import Conflict
+
+
+def last_error(code: str, message: str) -> dict[str, Any]:
+    """A resource's `last_error` as the API shows it: a stable code, a message and when."""
+    return {"code": code, "message": message, "time": int(dt.datetime.now(dt.UTC).timestamp())}
 
 
 def assignments(changes: dict[str, Any], first: int) -> tuple[list[str], list[Any]]:

@@ -29,6 +29,7 @@ from admin.forge.config import ForgeSettings
 from admin.forge.kube import Kube
 from admin.forge.plan import lease_manifests, node_label
 from admin.forge.states import LeaseEvent, LeaseState
+from voltcore import versioned
 from voltcore.loop import Loop, each
 
 log = logging.getLogger(__name__)
@@ -92,7 +93,7 @@ class Reconciler:
         except KUBE_ERRORS as err:
             message = str(err).splitlines()[0][:300] if str(err) else type(err).__name__
             await store.record(
-                self.pool, lease, last_error=store.error_object(_error_code(err), message)
+                self.pool, lease, last_error=versioned.last_error(_error_code(err), message)
             )
             log.warning(
                 "forge lease not converged",

@@ -3,7 +3,6 @@ version (optimistic concurrency), and the views the API and reconciler need."""
 
 from __future__ import annotations
 
-import datetime as dt
 import secrets
 import string
 from typing import Any
@@ -124,8 +123,3 @@ def lease_object(row: asyncpg.Record, currency: str) -> dict[str, Any]:
         "last_error": row["last_error"],
         "conditions": row["conditions"],
     }
-
-
-def error_object(code: str, message: str) -> dict[str, Any]:
-    """`last_error` as the API shows it: a stable code, a message and when."""
-    return {"code": code, "message": message, "time": int(dt.datetime.now(dt.UTC).timestamp())}

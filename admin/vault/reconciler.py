@@ -32,6 +32,7 @@ from admin.vault.redfish import Bmc, BmcError, NodeObservation
 from admin.vault.sealing import Sealer
 from admin.vault.states import RackEvent, RackState, retry_delay
 from admin.vault.talos import generate_bundle
+from voltcore import versioned
 from voltcore.audit import AuditEntry
 from voltcore.loop import Loop, each
 
@@ -139,7 +140,7 @@ class Reconciler:
             elif state is RackState.RELEASING:
                 await self._release(rack)
         except NodeFailed as failed:
-            error = store.error_object(failed.error.code, failed.error.message)
+            error = versioned.last_error(failed.error.code, failed.error.message)
             await store.apply(
                 self.pool,
                 rack,
@@ -192,7 +193,9 @@ class Reconciler:
             if isinstance(result, BmcError):
                 first_error = first_error or result
                 views.append(
-                    node_view(node, "failed", error=store.error_object(result.code, result.message))
+                    node_view(
+                        node, "failed", error=versioned.last_error(result.code, result.message)
+                    )
                 )
             elif isinstance(result, BaseException):
                 raise result

@@ -176,7 +176,9 @@ async def mint_credentials(request: web.Request) -> web.Response:
     role = vault.settings.bmc_role
     ttl = min(body.ttl_seconds, vault.settings.max_credential_ttl_s)
     # Recorded before any BMC sees it, so an interrupted mint is still cleaned up by expiry.
-    account = await store.insert_account(pool, rack["org_id"], rack["id"], role, store.as_utc(ttl))
+    account = await store.insert_account(
+        pool, rack["org_id"], rack["id"], role, store.from_now(ttl)
+    )
     password = _password()
     nodes = await store.inventory_nodes(pool, rack["inventory_rack"])
 

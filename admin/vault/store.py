@@ -10,7 +10,6 @@ from typing import Any
 
 import asyncpg
 
-from admin.forge.store import error_object
 from admin.tenancy import unix
 from admin.vault.states import RackEvent, RackState, next_state
 from voltcore import versioned
@@ -20,8 +19,6 @@ from voltcore.errors import NotFound
 # Serialises reservation: two orgs must never be given the same physical rack.
 RESERVATION_LOCK = 0x766F6C74_0005
 _ALPHABET = string.ascii_letters + string.digits
-
-__all__ = ["error_object"]
 
 
 def new_id(prefix: str) -> str:
@@ -195,5 +192,5 @@ async def mark_deleted(pool: asyncpg.Pool, account_id: str) -> None:
     )
 
 
-def as_utc(seconds: int) -> dt.datetime:
+def from_now(seconds: int) -> dt.datetime:
     return dt.datetime.now(dt.UTC) + dt.timedelta(seconds=seconds)
