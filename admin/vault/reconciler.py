@@ -18,8 +18,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import asyncpg
 import yaml
@@ -39,6 +39,7 @@ from voltcore.loop import Loop, each
 log = logging.getLogger(__name__)
 
 Audit = Callable[[AuditEntry], None]
+T = TypeVar("T")
 
 
 class NodeFailed(Exception):
@@ -113,10 +114,24 @@ class Reconciler:
         await each("vault", await store.open_racks(self.pool), self.reconcile)
         await self._delete_accounts()
 
-    def bmc(self, node: asyncpg.Record) -> Bmc:
-        """A client for a node's BMC with the admin credentials, unsealed only for the call."""
-        password = self.sealer.open(node["bmc_password_sealed"]).decode()
-        return Bmc(node["redfish_url"], node["bmc_username"], password)
+    async def on_bmcs(
+        self, nodes: Sequence[asyncpg.Record], act: Callable[[Bmc, asyncpg.Record], T]
+    ) -> list[T | BaseException]:
+        """`act(bmc, node)` on each node's BMC, in threads (sushy blocks), nodes in parallel;
+        the admin password is unsealed only for the call and each client closed after it.
+        Results come in node order, exceptions included."""
+
+        def one(node: asyncpg.Record) -> T:
+            password = self.sealer.open(node["bmc_password_sealed"]).decode()
+            bmc = Bmc(node["redfish_url"], node["bmc_username"], password)
+            try:
+                return act(bmc, node)
+            finally:
+                bmc.close()
+
+        return await asyncio.gather(
+            *(asyncio.to_thread(one, n) for n in nodes), return_exceptions=True
+        )
 
     async def reconcile(self, rack: asyncpg.Record) -> None:
         state = RackState(rack["status"])
@@ -177,17 +192,7 @@ class Reconciler:
         """Run `act` on every node's BMC (in threads, nodes in parallel); True when every node
         reads back `done`. Raises NodeFailed with every node's view if any BMC failed."""
         nodes = await store.inventory_nodes(self.pool, rack["inventory_rack"])
-
-        def one(node: asyncpg.Record) -> NodeObservation:
-            bmc = self.bmc(node)
-            try:
-                return act(bmc, node["system_id"])
-            finally:
-                bmc.close()
-
-        results = await asyncio.gather(
-            *(asyncio.to_thread(one, n) for n in nodes), return_exceptions=True
-        )
+        results = await self.on_bmcs(nodes, lambda bmc, node: act(bmc, node["system_id"]))
         views, first_error = [], None
         for node, result in zip(nodes, results, strict=True):
             if isinstance(result, BmcError):
@@ -256,21 +261,17 @@ class Reconciler:
                 continue
             nodes = await store.inventory_nodes(self.pool, account["inventory_rack"])
 
-            def delete(node: asyncpg.Record, username: str = account["username"]) -> int:
-                bmc = self.bmc(node)
-                try:
-                    return bmc.delete_accounts(username)
-                finally:
-                    bmc.close()
+            def delete(bmc: Bmc, _: asyncpg.Record, user: str = account["username"]) -> int:
+                return bmc.delete_accounts(user)
 
-            try:
-                await asyncio.gather(
-                    *(asyncio.to_thread(delete, n) for n in store.distinct_bmcs(nodes))
-                )
-            except BmcError as err:
+            results = await self.on_bmcs(store.distinct_bmcs(nodes), delete)
+            errors = [r for r in results if isinstance(r, BaseException)]
+            if errors:
+                if not isinstance(errors[0], BmcError):
+                    raise errors[0]
                 log.warning(
                     "bmc account not deleted yet",
-                    extra={"account_id": account["id"], "error": err.code},
+                    extra={"account_id": account["id"], "error": errors[0].code},
                 )
                 continue
             await store.mark_deleted(self.pool, account["id"])

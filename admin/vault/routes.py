@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import secrets
 import string
@@ -181,17 +180,9 @@ async def mint_credentials(request: web.Request) -> web.Response:
     )
     password = _password()
     nodes = await store.inventory_nodes(pool, rack["inventory_rack"])
-
-    def create(node: asyncpg.Record) -> None:
-        bmc = vault.reconciler.bmc(node)
-        try:
-            bmc.create_account(account["username"], password, role)
-        finally:
-            bmc.close()
-
-    results = await asyncio.gather(
-        *(asyncio.to_thread(create, n) for n in store.distinct_bmcs(nodes)),
-        return_exceptions=True,
+    results = await vault.reconciler.on_bmcs(
+        store.distinct_bmcs(nodes),
+        lambda bmc, _: bmc.create_account(account["username"], password, role),
     )
     failed = [r for r in results if isinstance(r, BaseException)]
     if failed:
