@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import socket
 import subprocess
@@ -16,6 +17,14 @@ BOOT = [
     (4, b"talos vmlinuz v1.14.0", "kernel"),
     (7, b"secure boot: enabled", "secure boot policy"),
 ]
+
+
+def reference_values() -> dict[int, set[str]]:
+    """The digests a good boot measures, per PCR: what a rack is built with."""
+    ref: dict[int, set[str]] = {}
+    for pcr, data, _ in BOOT:
+        ref.setdefault(pcr, set()).add(hashlib.sha256(data).hexdigest())
+    return ref
 
 
 def _free_pair() -> int:

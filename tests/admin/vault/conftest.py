@@ -5,7 +5,6 @@ and an admin service with Vault on, over real TCP and a real Postgres."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -28,15 +27,12 @@ from tests.conftest import serve
 from tests.support.client import Client
 from tests.support.openapi import Spec
 from tests.support.redfish import RedfishEmulator
-from tests.support.tpm import BOOT, SoftTpm
+from tests.support.tpm import BOOT, SoftTpm, reference_values
 from voltcore.config import Settings
 from voltcore.service import base_app
 
 ROLES = ("controlplane", "worker", "worker")
-REFERENCE = {pcr: [hashlib.sha256(data).hexdigest()] for pcr, data, _ in BOOT}
-for _pcr, _data, _ in BOOT:  # PCR 4 holds two components
-    if hashlib.sha256(_data).hexdigest() not in REFERENCE[_pcr]:
-        REFERENCE[_pcr].append(hashlib.sha256(_data).hexdigest())
+REFERENCE = {pcr: sorted(digests) for pcr, digests in reference_values().items()}
 
 
 @dataclass

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from admin.vault.agent import TpmAgent
 from admin.vault.attestation import Event, Quote, parse_quote, verify
-from tests.support.tpm import BOOT, SoftTpm
+from tests.support.tpm import BOOT, SoftTpm, reference_values
 
 
 @pytest.fixture
@@ -28,15 +28,6 @@ def agent(tmp_path: Path) -> Iterator[TpmAgent]:
         tpm.close()
 
 
-def reference() -> dict[int, set[str]]:
-    import hashlib
-
-    ref: dict[int, set[str]] = {}
-    for pcr, data, _ in BOOT:
-        ref.setdefault(pcr, set()).add(hashlib.sha256(data).hexdigest())
-    return ref
-
-
 def failed(report: object) -> dict[str, str]:
     return {k: v["reason"] for k, v in report.checks.items() if not v["ok"]}  # type: ignore[attr-defined]
 
@@ -47,7 +38,7 @@ def test_a_good_node_passes(agent: TpmAgent) -> None:
     info = parse_quote(quote.attest)
     assert info.extra_data == nonce and info.pcrs == tuple(range(8))
     report = verify(
-        quote, ak_public_pem=agent.attestation_key(), nonce=nonce, reference=reference()
+        quote, ak_public_pem=agent.attestation_key(), nonce=nonce, reference=reference_values()
     )
     assert report.ok, report.checks
     assert set(report.checks) == {"signature", "nonce", "event_log", "measurements"}
@@ -58,11 +49,11 @@ def test_a_tampered_event_log_fails(agent: TpmAgent) -> None:
     quote = agent.quote(nonce)
     # Claim the kernel was another known-good component: the log no longer replays to the quote.
     kernel = next(e for e in quote.events if e.description == "kernel")
-    other = next(d for d in reference()[4] if d != kernel.digest)
+    other = next(d for d in reference_values()[4] if d != kernel.digest)
     events = [dataclasses.replace(e, digest=other) if e is kernel else e for e in quote.events]
     forged = dataclasses.replace(quote, events=events)
     report = verify(
-        forged, ak_public_pem=agent.attestation_key(), nonce=nonce, reference=reference()
+        forged, ak_public_pem=agent.attestation_key(), nonce=nonce, reference=reference_values()
     )
     assert failed(report) == {
         "event_log": "replaying the event log does not reproduce the quoted PCRs"
@@ -73,7 +64,7 @@ def test_a_replayed_old_nonce_fails(agent: TpmAgent) -> None:
     old = agent.quote(secrets.token_bytes(32))
     fresh_nonce = secrets.token_bytes(32)
     report = verify(
-        old, ak_public_pem=agent.attestation_key(), nonce=fresh_nonce, reference=reference()
+        old, ak_public_pem=agent.attestation_key(), nonce=fresh_nonce, reference=reference_values()
     )
     assert list(failed(report)) == ["nonce"]
     assert "replayed" in failed(report)["nonce"]
@@ -87,7 +78,7 @@ def test_a_wrong_attestation_key_fails(agent: TpmAgent) -> None:
         .public_key()
         .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
-    report = verify(quote, ak_public_pem=other, nonce=nonce, reference=reference())
+    report = verify(quote, ak_public_pem=other, nonce=nonce, reference=reference_values())
     assert list(failed(report)) == ["signature"]
 
 
@@ -98,7 +89,7 @@ def test_an_unexpected_measurement_fails(agent: TpmAgent) -> None:
         agent.quote(nonce),
         ak_public_pem=agent.attestation_key(),
         nonce=nonce,
-        reference=reference(),
+        reference=reference_values(),
     )
     reasons = failed(report)
     assert list(reasons) == ["measurements"]
@@ -114,7 +105,7 @@ def test_a_tampered_quote_byte_fails_the_signature(agent: TpmAgent) -> None:
         Quote(bytes(attest), quote.signature_r, quote.signature_s, quote.events),
         ak_public_pem=agent.attestation_key(),
         nonce=nonce,
-        reference=reference(),
+        reference=reference_values(),
     )
     assert "signature" in failed(report) and "event_log" in failed(report)
 
