@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from admin import tenancy
-from voltcore.auth import ALL_SCOPES
+from voltcore.keys import ALL_SCOPES
 from voltcore.config import Tier
 from voltcore.ids import spiffe_id
 

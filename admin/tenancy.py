@@ -9,7 +9,8 @@ from typing import Any
 
 import asyncpg
 
-from voltcore.auth import generate_key, hash_key, key_status, redact
+from voltcore.keys import generate_key, hash_key, redact
+from voltcore.principal import key_status
 from voltcore.config import Tier
 from voltcore.db import Conn
 from voltcore.errors import Conflict, NotFound

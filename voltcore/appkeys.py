@@ -8,7 +8,8 @@ from aiohttp import web
 from asyncpg import Pool
 
 from voltcore.audit import AuditWriter
-from voltcore.auth import KeyUseRecorder, Principal
+from voltcore.keyuse import KeyUseRecorder
+from voltcore.principal import Principal
 from voltcore.config import Settings
 from voltcore.keycache import KeyAuthenticator
 from voltcore.metrics import Metrics

@@ -24,7 +24,7 @@ from voltcore.appkeys import (
     SETTINGS,
 )
 from voltcore.audit import AuditEntry
-from voltcore.auth import bearer_token
+from voltcore.principal import bearer_token
 from voltcore.errors import (
     AuthenticationFailed,
     InternalError,

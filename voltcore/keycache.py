@@ -18,21 +18,53 @@ from typing import Any
 
 import asyncpg
 
-from voltcore.auth import (
-    ACCESS_TOKEN_PREFIX,
-    KeyRecord,
-    Principal,
-    hash_key,
-    is_well_formed,
-    load_access_token,
-    load_key,
-    principal_for,
-)
 from voltcore.errors import AuthenticationFailed
+from voltcore.keys import ACCESS_TOKEN_PREFIX, hash_key, is_well_formed
+from voltcore.principal import KeyRecord, Principal, principal_for
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "volt_api_keys"
+
+
+async def load_access_token(pool: asyncpg.Pool, secret_hash: bytes) -> KeyRecord | None:
+    """Only access tokens: a refresh token is good at the token endpoint and nowhere else."""
+    row = await pool.fetchrow(
+        """SELECT t.id, t.org_id, o.tier, t.scopes, t.expires_at, t.revoked_at
+           FROM oauth_tokens t JOIN orgs o ON o.id = t.org_id
+           WHERE t.token_hash = $1 AND t.kind = 'access'""",
+        secret_hash,
+    )
+    if row is None:
+        return None
+    return KeyRecord(
+        row["id"],
+        row["org_id"],
+        row["tier"],
+        frozenset(row["scopes"]),
+        row["expires_at"],
+        row["revoked_at"],
+        kind="oauth_token",
+    )
+
+
+async def load_key(pool: asyncpg.Pool, secret_hash: bytes) -> KeyRecord | None:
+    row = await pool.fetchrow(
+        """SELECT k.id, k.org_id, o.tier, k.scopes, k.expires_at, k.revoked_at
+           FROM api_keys k JOIN orgs o ON o.id = k.org_id WHERE k.secret_hash = $1""",
+        secret_hash,
+    )
+    if row is None:
+        return None
+    return KeyRecord(
+        row["id"],
+        row["org_id"],
+        row["tier"],
+        frozenset(row["scopes"]),
+        row["expires_at"],
+        row["revoked_at"],
+    )
+
 
 
 class KeyAuthenticator:

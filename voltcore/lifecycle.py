@@ -11,7 +11,7 @@ from aiohttp import web
 
 from voltcore.appkeys import AUDIT, AUTHENTICATOR, KEY_USE, METRICS, POOL, SETTINGS, USAGE
 from voltcore.audit import AuditWriter
-from voltcore.auth import KeyUseRecorder
+from voltcore.keyuse import KeyUseRecorder
 from voltcore.config import Settings
 from voltcore.db import EmbeddedPostgres, Pool, create_pool, migrate
 from voltcore.keycache import KeyAuthenticator

@@ -1,15 +1,23 @@
-"""Cursor pagination (`limit`, `after`, `has_more`), shaped like OpenAI's list objects."""
+"""Cursor pagination (`limit`, `after`, `has_more`), shaped like OpenAI's list objects, and
+the one list endpoint every org-owned resource uses (`list_response`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+import inspect
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 import asyncpg
+from aiohttp import web
 from pydantic import Field
 
+from voltcore.appkeys import POOL, PRINCIPAL
 from voltcore.errors import InvalidRequest
+from voltcore.http import json_response
 from voltcore.validation import RequestModel
+
+R = TypeVar("R")
+Render = Callable[[list[R]], Sequence[dict[str, Any]] | Awaitable[Sequence[dict[str, Any]]]]
 
 
 class ListParams(RequestModel):
@@ -62,3 +70,35 @@ async def keyset_page(
         *args,
     )
     return list(rows[:limit]), len(rows) > limit
+
+
+async def list_response(
+    request: web.Request,
+    table: str,
+    params: ListParams,
+    *,
+    row: Callable[[asyncpg.Record], R],
+    render: Render[R],
+    where: str = "TRUE",
+    args: Sequence[Any] = (),
+) -> web.Response:
+    """One page of the caller's org's rows as a list object: rows are parsed by `row` (a store's
+    typed row) and rendered by `render` (a views function, sync or async, for the whole page so
+    that it can join what it needs in one query).
+
+    Usage: `return await list_response(request, "forge_leases", params, row=Lease.from_record,
+    render=lambda rows: [views.lease(r) for r in rows])`.
+    """
+    records, more = await keyset_page(
+        request.app[POOL],
+        table,
+        request[PRINCIPAL].org_id,
+        limit=params.limit,
+        after=params.after,
+        where=where,
+        args=args,
+    )
+    items = render([row(r) for r in records])
+    if inspect.isawaitable(items):
+        items = await items
+    return json_response(list_object(items, has_more=more))

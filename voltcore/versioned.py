@@ -1,17 +1,28 @@
 """Rows that move through a state machine (leases, racks, fine-tuning jobs): each change is one
 UPDATE guarded by the row's `version` (optimistic concurrency), so two actors can never both
-move the same row; the loser gets Conflict, looks again and decides anew."""
+move the same row; the loser gets VersionConflict, looks again and decides anew
+(`change` does that for a route: read, check, apply, retry)."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 import asyncpg
 
 from voltcore.db import Conn
 from voltcore.errors import Conflict
+
+R = TypeVar("R")
+# How often `change` looks again before it gives up: a reconciler moves a row a few times a
+# second at most, so five conflicts in a row mean something is wrong.
+ATTEMPTS = 5
+
+
+class VersionConflict(Conflict):
+    """The row moved between the caller's read and its write. Only this is retried; other
+    409s (a state that does not allow the change) are the client's answer."""
 
 
 def last_error(code: str, message: str) -> dict[str, Any]:
@@ -50,5 +61,32 @@ async def update(
         *values,
     )
     if updated is None:
-        raise Conflict(f"{row['id']} changed concurrently.", code=code)
+        raise VersionConflict(f"{row['id']} changed concurrently.", code=code)
     return updated
+
+
+async def change(
+    read: Callable[[], Awaitable[R]],
+    apply: Callable[[R], Awaitable[R | None]],
+    *,
+    code: str,
+    param: str | None = None,
+    attempts: int = ATTEMPTS,
+) -> R:
+    """Read a row, let `apply` check it and write the change (None: nothing to change, the row
+    as read is the answer; a Conflict it raises is the client's answer), and start over if the
+    row moved meanwhile. Past `attempts` conflicts the answer is a 409 with `code`, never a
+    stale row that claims the change was made.
+
+    Usage: `lease = await versioned.change(lambda: store.get(...), terminate, code="lease_changed")`.
+    """
+    for _ in range(attempts):
+        row = await read()
+        try:
+            updated = await apply(row)
+        except VersionConflict:
+            continue
+        return row if updated is None else updated
+    raise Conflict(
+        "The resource is changing too fast to apply this request; retry.", param=param, code=code
+    )

@@ -14,7 +14,7 @@ from admin.console.html import Raw, esc, hidden, message, page, table, when
 from admin.console.session import current_session, form_for_write
 from admin.oauth.store import revoke_grant_for_org
 from voltcore.appkeys import AUTHENTICATOR, POOL
-from voltcore.auth import key_status
+from voltcore.principal import key_status
 from voltcore.http import public
 
 routes = web.RouteTableDef()

@@ -19,7 +19,7 @@ from admin.finetune.appkeys import BASE_MODELS
 from admin.finetune.plan import DEFAULT_LORA
 from admin.finetune.states import FINAL, JobEvent, JobState
 from voltcore.appkeys import POOL, PRINCIPAL
-from voltcore.auth import Principal
+from voltcore.principal import Principal
 from voltcore.db import Conn
 from voltcore.errors import Conflict, InvalidRequest, NotFound
 from voltcore.http import json_response

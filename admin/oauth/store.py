@@ -13,7 +13,7 @@ import asyncpg
 
 from admin.oauth.config import OAuthSettings
 from admin.oauth.policy import Poll, code_hash, decide_poll, new_user_code
-from voltcore.auth import ACCESS_TOKEN_PREFIX, REFRESH_TOKEN_PREFIX, generate_secret
+from voltcore.keys import ACCESS_TOKEN_PREFIX, REFRESH_TOKEN_PREFIX, generate_secret
 from voltcore.db import Conn
 from voltcore.ids import new_id
 

@@ -12,7 +12,7 @@ import asyncpg
 
 from admin.oidc.config import Role
 from admin.oidc.pkce import LoginSecrets
-from voltcore.auth import Principal
+from voltcore.principal import Principal
 from voltcore.ids import new_id, spiffe_id
 
 

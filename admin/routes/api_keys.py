@@ -9,7 +9,8 @@ from pydantic import Field
 
 from admin import tenancy
 from voltcore.appkeys import AUTHENTICATOR, POOL, PRINCIPAL
-from voltcore.auth import ALL_SCOPES, Principal, Scope
+from voltcore.keys import ALL_SCOPES, Scope
+from voltcore.principal import Principal
 from voltcore.errors import InvalidRequest, PermissionDenied
 from voltcore.http import json_response
 from voltcore.pagination import ListParams, keyset_page, list_object

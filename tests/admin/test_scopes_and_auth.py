@@ -6,7 +6,7 @@ import pytest
 
 from tests.conftest import Org
 from tests.support.client import Client
-from voltcore.auth import generate_key
+from voltcore.keys import generate_key
 
 
 async def test_missing_credentials(client: Client, org: Org) -> None:
