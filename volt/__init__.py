@@ -12,8 +12,6 @@ Usage:
     print(reply.choices[0].message.content, reply.volt.timing.ttft_ms)
 """
 
-__version__ = "0.1.0"
-
 from volt._client import AsyncVolt, BaseClient, Volt
 from volt._exceptions import (
     APIConnectionError,
@@ -36,6 +34,7 @@ from volt._exceptions import (
 )
 from volt._pagination import AsyncPage, AsyncPaginator, SyncPage
 from volt._streaming import AsyncStream, Stream
+from volt._version import __version__
 from volt.credentials import Credentials
 
 __all__ = [

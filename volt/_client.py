@@ -14,7 +14,7 @@ from typing import Any, Generic, TypedDict, TypeVar, Unpack
 
 import httpx
 
-from volt._call import Async, Call, Executor, M, Sync
+from volt._call import Call
 from volt._constants import (
     DEFAULT_BASE_URL,
     DEFAULT_CONNECT_TIMEOUT_S,
@@ -23,6 +23,7 @@ from volt._constants import (
 )
 from volt._pagination import AsyncPaginator, SyncPage
 from volt._protocol import Auth, Exchange, Session, Sleep
+from volt._resource import Async, Executor, M, Sync
 from volt._streaming import AsyncStream, Stream
 from volt._waiting import S, Wait, wait
 from volt.credentials import Credentials, load_credentials, save_credentials

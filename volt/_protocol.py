@@ -14,11 +14,11 @@ from typing import Any, TypeVar, cast
 import httpx
 import orjson
 
-from volt import __version__
 from volt._call import ORG, Call
 from volt._constants import CLI_CLIENT_ID, REFRESH_WAIT_S, RETRY_STATUSES
 from volt._exceptions import APIConnectionError, APITimeoutError, error_from_response
 from volt._retry import retry_delay
+from volt._version import __version__
 from volt.credentials import Credentials
 from volt.types.oauth import TokenResponse
 from volt.types.tenancy import Principal

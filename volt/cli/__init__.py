@@ -12,9 +12,9 @@ import sys
 from collections.abc import Sequence
 from typing import Literal
 
-from volt import __version__
 from volt._client import Volt
 from volt._exceptions import APIConnectionError, APIError, APIStatusError
+from volt._version import __version__
 from volt.cli import _finetune, _infra, _spark
 from volt.cli._login import LoginFailed, device_login
 from volt.cli._output import Output

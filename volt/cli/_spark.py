@@ -10,6 +10,7 @@ from typing import Any
 from volt._client import Volt
 from volt.cli._output import Column, Output, when
 from volt.types.inference import ChatMessageParam, VoltBlock
+from volt.types.tenancy import ApiKeyWithSecret
 
 Subparsers = Any  # argparse's _SubParsersAction is private
 
@@ -105,17 +106,16 @@ def keys_list(client: Volt, args: argparse.Namespace, out: Output) -> int:
 def keys_create(client: Volt, args: argparse.Namespace, out: Output) -> int:
     expires = int(time.time()) + args.expires_in if args.expires_in else None
     key = client.api_keys.create(name=args.name, scopes=args.scope or None, expires_at=expires)
-    if out.json:
-        out.data(key)
-        return 0
-    out.item(key, KEY_COLUMNS[:5])
-    out.line(f"secret  {key.secret}")
-    out.note("Store the secret now: it is not shown again.")
-    return 0
+    return _show_secret(key, out)
 
 
 def keys_rotate(client: Volt, args: argparse.Namespace, out: Output) -> int:
     key = client.api_keys.rotate(args.key_id, grace_period_seconds=args.grace_period)
+    return _show_secret(key, out)
+
+
+def _show_secret(key: ApiKeyWithSecret, out: Output) -> int:
+    """A key just created or rotated: the only time its secret is shown."""
     if out.json:
         out.data(key)
         return 0

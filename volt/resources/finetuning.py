@@ -6,8 +6,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
-from volt._call import Call, Executor, M, Resource, body, endpoint, paginated, path_id, waiter
+from volt._call import Call, body, path_id
 from volt._constants import DEFAULT_JOB_WAIT_TIMEOUT_S, DEFAULT_POLL_INTERVAL_S
+from volt._resource import Executor, M, Resource, endpoint, paginated, waiter
 from volt._waiting import Lifecycle, Wait
 from volt.types.common import CursorPage
 from volt.types.finetuning import (

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal, Unpack
 
-from volt._call import Call, Executor, M, Resource, body, endpoint, path_id, streaming
+from volt._call import Call, body, path_id
+from volt._resource import Executor, M, Resource, endpoint, streaming
 from volt.types.common import ListObject
 from volt.types.inference import (
     ChatCompletion,

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from volt._call import Call, M, Resource, body, endpoint
+from volt._call import Call, body
 from volt._constants import CLI_CLIENT_ID
+from volt._resource import M, Resource, endpoint
 from volt.types.oauth import DeviceAuthorization, TokenResponse
 
 

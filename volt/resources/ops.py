@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from volt._call import Call, M, Resource, endpoint
+from volt._call import Call
+from volt._resource import M, Resource, endpoint
 from volt.types.ops import Health
 
 

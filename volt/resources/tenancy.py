@@ -6,9 +6,10 @@ Org-scoped methods take `org_id`; left out, it is the caller's own org (looked u
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Unpack
 
-from volt._call import Call, M, Resource, body, endpoint, org_path, paginated, path_id
+from volt._call import Call, body, org_path, path_id
+from volt._resource import M, Resource, endpoint, paginated
 from volt.types.common import CursorPage
 from volt.types.tenancy import (
     ApiKey,
@@ -18,6 +19,7 @@ from volt.types.tenancy import (
     Principal,
     Scope,
     UsagePage,
+    UsageParams,
 )
 
 
@@ -100,74 +102,29 @@ class AuditLogs(Resource[M]):
         return Call("GET", org_path(org_id, "/audit-logs"), CursorPage[AuditLog], params=params)
 
 
-UsageWidth = Literal["1m", "1h", "1d"]
-UsageGroup = Literal["model", "api_key", "endpoint"]
-
-
-def _usage(
-    start_time: int,
-    end_time: int | None,
-    bucket_width: UsageWidth | None,
-    group_by: Sequence[UsageGroup] | None,
-    models: Sequence[str] | None,
-    api_key_ids: Sequence[str] | None,
-    limit: int | None,
-    page: str | None,
-) -> Call[UsagePage]:
-    params = body(
-        start_time=start_time,
-        end_time=end_time,
-        bucket_width=bucket_width,
-        group_by=list(group_by) if group_by else None,
-        models=list(models) if models else None,
-        api_key_ids=list(api_key_ids) if api_key_ids else None,
-        limit=limit,
-        page=page,
-    )
-    return Call("GET", "/v1/usage", UsagePage, params=params)
+def _usage(start_time: int, params: UsageParams) -> Call[UsagePage]:
+    query: dict[str, Any] = {"start_time": start_time, **params}
+    for name in ("group_by", "models", "api_key_ids"):
+        # Sent as repeated query parameters; an empty list is the same as none.
+        query[name] = list(query.get(name) or ()) or None
+    return Call("GET", "/v1/usage", UsagePage, params=body(**query))
 
 
 class Usage(Resource[M]):
     @endpoint
-    def retrieve(
-        self,
-        *,
-        start_time: int,
-        end_time: int | None = None,
-        bucket_width: UsageWidth | None = None,
-        group_by: Sequence[UsageGroup] | None = None,
-        models: Sequence[str] | None = None,
-        api_key_ids: Sequence[str] | None = None,
-        limit: int | None = None,
-        page: str | None = None,
-    ) -> Call[UsagePage]:
+    def retrieve(self, *, start_time: int, **params: Unpack[UsageParams]) -> Call[UsagePage]:
         """One page of token usage in time buckets, oldest first (pass `next_page` as `page`
         for more, or use `list`, which walks every page).
 
         Usage: `client.usage.retrieve(start_time=int(time.time()) - 86400, group_by=["model"])`.
         """
-        return _usage(
-            start_time, end_time, bucket_width, group_by, models, api_key_ids, limit, page
-        )
+        return _usage(start_time, params)
 
     @paginated
-    def list(
-        self,
-        *,
-        start_time: int,
-        end_time: int | None = None,
-        bucket_width: UsageWidth | None = None,
-        group_by: Sequence[UsageGroup] | None = None,
-        models: Sequence[str] | None = None,
-        api_key_ids: Sequence[str] | None = None,
-        limit: int | None = None,
-        page: str | None = None,
-    ) -> Call[UsagePage]:
+    def list(self, *, start_time: int, **params: Unpack[UsageParams]) -> Call[UsagePage]:
         """Token usage like `retrieve`, as a paginated list: iterating it (`async for` on
         `AsyncVolt`) yields every bucket of every page, following `next_page`.
 
         Usage: `for bucket in client.usage.list(start_time=t, bucket_width="1h"): ...`.
         """
-        return _usage(
-            start_time, end_time, bucket_width, group_by, models, api_key_ids, limit, page
-        )
+        return _usage(start_time, params)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from volt._call import Call, Executor, M, Resource, body, endpoint, paginated, path_id, waiter
+from volt._call import Call, body, path_id
 from volt._constants import DEFAULT_POLL_INTERVAL_S, DEFAULT_WAIT_TIMEOUT_S
+from volt._resource import Executor, M, Resource, endpoint, paginated, waiter
 from volt._waiting import Lifecycle, Wait
 from volt.types.common import CursorPage
 from volt.types.vault import AttestationReport, Rack, RackStatus, RedfishCredentials, TalosRole

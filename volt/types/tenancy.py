@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Sequence
+from typing import Literal, TypedDict
 
 from volt.types.common import VoltModel
 
 Scope = Literal["read", "write"]
+UsageWidth = Literal["1m", "1h", "1d"]
+UsageGroup = Literal["model", "api_key", "endpoint"]
 
 
 class Principal(VoltModel):
@@ -95,3 +98,15 @@ class UsagePage(VoltModel):
 
     def next_params(self) -> dict[str, str] | None:
         return {"page": self.next_page} if self.has_more and self.next_page else None
+
+
+class UsageParams(TypedDict, total=False):
+    """The optional parameters of `client.usage.retrieve` and `client.usage.list`."""
+
+    end_time: int | None
+    bucket_width: UsageWidth | None
+    group_by: Sequence[UsageGroup] | None
+    models: Sequence[str] | None
+    api_key_ids: Sequence[str] | None
+    limit: int | None
+    page: str | None
