@@ -1,21 +1,17 @@
 """`/oauth/device`: the verification page of RFC 8628 §3.3. A signed-in admin enters the user
-code the CLI shows, sees what is asked for, and approves (for their own org, with at most the
-scopes asked for and their own) or denies. Wrong codes are counted per session and, past the
-limit, refused for a while (§5.1): a user code is short and must not be guessable."""
+code the CLI shows, sees what is asked for, and approves or denies; what may be granted and the
+count of wrong codes are sign-in's (`admin.signin.device.approval`), the pages are rendered
+here."""
 
 from __future__ import annotations
-
-import datetime as dt
 
 from aiohttp import web
 
 from admin.console.html import esc, hidden, message, page
 from admin.console.routes import to_login
-from admin.console.session import current_session, form_for_write
-from admin.oauth import store
-from admin.oauth.config import OAUTH_SETTINGS
-from admin.oauth.policy import SCOPES, normalize_user_code, verification_locked
-from admin.oidc.store import Session, record_code_failure
+from admin.signin.appkeys import OAUTH_SETTINGS
+from admin.signin.device import approval
+from admin.signin.session.request import current_session, form_for_write
 from voltcore.appkeys import POOL
 from voltcore.errors import InvalidRequest
 from voltcore.http import public
@@ -33,17 +29,6 @@ def _entry_form(prefill: str = "") -> str:
     )
 
 
-def _locked(request: web.Request, session: Session) -> bool:
-    settings = request.app[OAUTH_SETTINGS]
-    return verification_locked(
-        session.failed_codes,
-        session.failed_since,
-        dt.datetime.now(dt.UTC),
-        max_failures=settings.verify_max_failures,
-        window=dt.timedelta(seconds=settings.verify_window_s),
-    )
-
-
 def _locked_page() -> web.Response:
     return page(
         "Too many attempts",
@@ -53,10 +38,7 @@ def _locked_page() -> web.Response:
     )
 
 
-async def _failed(request: web.Request, session: Session, prefill: str) -> web.Response:
-    await record_code_failure(
-        request.app[POOL], session.id, request.app[OAUTH_SETTINGS].verify_window_s
-    )
+def _unknown_page(prefill: str) -> web.Response:
     return page(
         "Approve a device",
         "<h1>Approve a device</h1>" + message(_UNKNOWN, error=True) + _entry_form(prefill),
@@ -75,25 +57,24 @@ async def verification_page(request: web.Request) -> web.Response:
             "<h1>Approve a device</h1>"
             + message("Only an admin of your organization can approve devices.", error=True),
         )
-    if _locked(request, session):
+    settings = request.app[OAUTH_SETTINGS]
+    if approval.locked(settings, session):
         return _locked_page()
     typed = request.query.get("user_code", "")[:64]
     if not typed:
         return page("Approve a device", "<h1>Approve a device</h1>" + _entry_form())
-    user_code = normalize_user_code(typed)
-    row = None if user_code is None else await store.pending_code(request.app[POOL], user_code)
-    if user_code is None or row is None:
-        return await _failed(request, session, typed)
-    offered = [s for s in SCOPES if s in row["scopes"] and s in session.principal.scopes]
+    pending = await approval.lookup(request.app[POOL], settings, session, typed)
+    if pending is None:
+        return _unknown_page(typed)
     boxes = "".join(
         f'<label><input type=checkbox name=scope value="{esc(s)}" id="scope-{esc(s)}" checked> '
         f"{esc(s)}</label> "
-        for s in offered
+        for s in approval.offered(pending, session)
     )
-    shown = f"{user_code[:4]}-{user_code[4:]}"
+    shown = pending.shown
     body = (
         "<h1>Approve a device</h1>"
-        f"<p>The application <b id=client>{esc(row['client_id'])}</b> asks to act for "
+        f"<p>The application <b id=client>{esc(pending.client_id)}</b> asks to act for "
         f"<b>{esc(session.org_name)}</b> with code <code id=shown-code>{esc(shown)}</code>. "
         "Approve only if you started this sign-in yourself and the code matches your terminal.</p>"
         '<form method=post action="/oauth/device">'
@@ -104,17 +85,6 @@ async def verification_page(request: web.Request) -> web.Response:
         "<button id=deny name=action value=deny>Deny</button></form>"
     )
     return page("Approve a device", body)
-
-
-def _chosen_scopes(values: list[str]) -> set[str] | None:
-    chosen = {s for v in values for s in v.split()}
-    if not chosen <= set(SCOPES):
-        raise InvalidRequest(
-            f"Unknown scope in {sorted(chosen)}; scopes are 'read' and 'write'.",
-            param="scope",
-            code="invalid_value",
-        )
-    return chosen or None
 
 
 @routes.post("/oauth/device")
@@ -133,35 +103,16 @@ async def submit_verification(request: web.Request) -> web.Response:
             param="user_code",
             code="missing_required_parameter",
         )
-    chosen = _chosen_scopes([v for v in form.getall("scope", []) if isinstance(v, str)])
-    if _locked(request, session):
+    chosen = approval.chosen_scopes([v for v in form.getall("scope", []) if isinstance(v, str)])
+    settings, pool = request.app[OAUTH_SETTINGS], request.app[POOL]
+    if approval.locked(settings, session):
         return _locked_page()
-    user_code = normalize_user_code(typed[:64])
-    pool = request.app[POOL]
-    row = None if user_code is None else await store.pending_code(pool, user_code)
-    if user_code is None or row is None:
-        return await _failed(request, session, typed[:64])
-    requested = set(row["scopes"])
-    if chosen is not None and not chosen <= requested:
-        raise InvalidRequest(
-            f"Only the scopes the device asked for may be granted: {sorted(requested)}.",
-            param="scope",
-            code="invalid_value",
-        )
-    # Never more than the device asked for, nor more than the approving admin holds.
-    granted = (chosen or requested) & session.principal.scopes
-    if action == "approve" and not granted:
-        raise InvalidRequest("Grant at least one scope.", param="scope", code="invalid_value")
-    decided = await store.decide(
-        pool,
-        user_code,
-        decision="approved" if action == "approve" else "denied",
-        org_id=session.org_id,
-        user_id=session.user_id,
-        granted=sorted(granted),
-    )
-    if decided is None:  # decided or expired between the lookup and now
-        return await _failed(request, session, typed[:64])
+    pending = await approval.lookup(pool, settings, session, typed[:64])
+    if pending is None:
+        return _unknown_page(typed[:64])
+    granted = approval.granted_scopes(pending, chosen, session, action)
+    if not await approval.decide(pool, settings, session, pending, action, granted):
+        return _unknown_page(typed[:64])
     if action == "approve":
         text = (
             f"Device approved for {session.org_name} with scopes "

@@ -1,6 +1,6 @@
 """`/console`: the signed-in user's org at a glance (API keys, signed-in CLIs, usage, leases),
-and sign-out. Authenticated by the session cookie, so the routes are `public` to the bearer
-middleware and check the session themselves."""
+signing a CLI out, and the page after sign-out. Authenticated by the session cookie, so the
+routes are `public` to the bearer middleware and check the session themselves."""
 
 from __future__ import annotations
 
@@ -11,17 +11,14 @@ from aiohttp import web
 
 from admin.console import queries
 from admin.console.html import Raw, esc, hidden, message, page, table, when
-from admin.console.session import current_session, form_for_write
-from admin.oauth.store import revoke_grant_for_org
+from admin.signin.device.store import revoke_grant_for_org
+from admin.signin.session.request import current_session, form_for_write
+from admin.signin.web import redirect
 from voltcore.appkeys import AUTHENTICATOR, POOL
-from voltcore.principal import key_status
 from voltcore.http import public
+from voltcore.principal import key_status
 
 routes = web.RouteTableDef()
-
-
-def redirect(location: str, status: int = 302) -> web.Response:
-    return web.Response(status=status, headers={"Location": location, "Cache-Control": "no-store"})
 
 
 def to_login(return_to: str) -> web.Response:

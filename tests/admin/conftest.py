@@ -1,5 +1,5 @@
-"""For the sign-in tests (oauth, oidc, console): the test IdP, once per session, and an admin
-service with sign-in configured against it (see tests/support/signin.py)."""
+"""For the sign-in tests (signin/device, signin/oidc, console): the test IdP, once per
+session, and an admin service with sign-in configured against it (see tests/support/signin.py)."""
 
 from __future__ import annotations
 

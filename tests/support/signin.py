@@ -18,9 +18,9 @@ import aiohttp
 from aiohttp import web
 
 from admin.app import create_app
-from admin.oauth.config import OAUTH_SETTINGS, OAuthSettings
-from admin.oidc.appkeys import OIDC_SETTINGS
-from admin.oidc.config import ClaimMapping, OidcSettings, ProviderConfig
+from admin.signin.appkeys import OAUTH_SETTINGS, OIDC_SETTINGS
+from admin.signin.device.config import OAuthSettings
+from admin.signin.oidc.config import ClaimMapping, OidcSettings, ProviderConfig
 from tests.conftest import MakeOrg, Org, serve
 from tests.support.client import Client, Reply
 from tests.support.idp import Idp, cookie_jar, set_user, sign_in

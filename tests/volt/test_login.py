@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from admin.oauth.config import OAuthSettings
+from admin.signin.device.config import OAuthSettings
 from tests.conftest import MakeOrg
 from tests.support.idp import Idp, run_idp
 from tests.support.openapi import Spec

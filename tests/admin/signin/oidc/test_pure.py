@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from admin.oidc.config import ClaimMapping, OidcSettings, ProviderConfig
-from admin.oidc.mapping import Unmapped, map_claims
-from admin.oidc.pkce import LoginSecrets, s256, safe_return_to
+from admin.signin.oidc.config import ClaimMapping, OidcSettings, ProviderConfig
+from admin.signin.oidc.mapping import Unmapped, map_claims
+from admin.signin.oidc.pkce import LoginSecrets, s256, safe_return_to
 
 
 def test_pkce_s256_matches_rfc_7636_appendix_b() -> None:

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from admin.oauth.policy import (
+from admin.signin.device.policy import (
     SLOW_DOWN_STEP_S,
     USER_CODE_ALPHABET,
     decide_poll,

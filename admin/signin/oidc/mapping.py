@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from admin.oidc.config import ClaimMapping, Role
+from admin.signin.oidc.config import ClaimMapping
+from admin.signin.roles import Role
 
 
 @dataclass(frozen=True)

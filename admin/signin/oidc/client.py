@@ -12,8 +12,8 @@ from urllib.parse import urlencode
 import aiohttp
 import jwt
 
-from admin.oidc.config import ProviderConfig
-from admin.oidc.pkce import LoginSecrets
+from admin.signin.oidc.config import ProviderConfig
+from admin.signin.oidc.pkce import LoginSecrets
 
 # Asymmetric algorithms only: `none` would accept anything, and an HS* token is "signed" with
 # the client secret, which would let whoever knows it mint identities.

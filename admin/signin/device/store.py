@@ -11,11 +11,11 @@ from typing import Any, Literal
 
 import asyncpg
 
-from admin.oauth.config import OAuthSettings
-from admin.oauth.policy import Poll, code_hash, decide_poll, new_user_code
-from voltcore.keys import ACCESS_TOKEN_PREFIX, REFRESH_TOKEN_PREFIX, generate_secret
+from admin.signin.device.config import OAuthSettings
+from admin.signin.device.policy import Poll, code_hash, decide_poll, new_user_code
 from voltcore.db import Conn
 from voltcore.ids import new_id
+from voltcore.keys import ACCESS_TOKEN_PREFIX, REFRESH_TOKEN_PREFIX, generate_secret
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,15 @@ async def create_device_code(
     return NewDeviceCode(device_code, user_code, settings.device_code_ttl_s, settings.interval_s)
 
 
-async def pending_code(pool: asyncpg.Pool, user_code: str) -> asyncpg.Record | None:
+@dataclass(frozen=True, slots=True)
+class PendingCode:
+    """A device's request, awaiting a decision: who asks, and for which scopes."""
+
+    client_id: str
+    scopes: tuple[str, ...]
+
+
+async def pending_code(pool: asyncpg.Pool, user_code: str) -> PendingCode | None:
     """The pending, unexpired request a normalized user code names, if any."""
     digest = code_hash(user_code)
     row = await pool.fetchrow(
@@ -71,7 +79,7 @@ async def pending_code(pool: asyncpg.Pool, user_code: str) -> asyncpg.Record | N
     # constant-time check keeps it that way should the lookup ever change.
     if row is None or not hmac.compare_digest(row["user_code_hash"], digest):
         return None
-    return row
+    return PendingCode(row["client_id"], tuple(row["scopes"]))
 
 
 Decision = Literal["approved", "denied"]
@@ -85,20 +93,21 @@ async def decide(
     org_id: str,
     user_id: str,
     granted: Sequence[str],
-) -> asyncpg.Record | None:
-    """Approve (for `org_id`, with `granted` scopes) or deny a pending code; None when no
+) -> bool:
+    """Approve (for `org_id`, with `granted` scopes) or deny a pending code; False when no
     pending code has this user code (unknown, expired or already decided)."""
-    return await pool.fetchrow(
+    decided = await pool.fetchval(
         """UPDATE oauth_device_codes
            SET status = $2, org_id = $3, granted_scopes = $4, decided_by = $5, decided_at = now()
            WHERE user_code_hash = $1 AND status = 'pending' AND expires_at > now()
-           RETURNING *""",
+           RETURNING id""",
         code_hash(user_code),
         decision,
         org_id if decision == "approved" else None,
         sorted(set(granted)) if decision == "approved" else None,
         user_id,
     )
+    return decided is not None
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
-"""Sign-ins in progress and console sessions in Postgres; both keyed by the SHA-256 of the
-value the browser holds, so the table alone lets no one in."""
+"""Console sessions in Postgres: opened at sign-in (with the user, created on first sign-in),
+looked up by the SHA-256 of the cookie the browser holds (so the table alone lets no one in),
+revoked at sign-out; and the wrong user codes a session entered."""
 
 from __future__ import annotations
 
@@ -10,54 +11,13 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from admin.oidc.config import Role
-from admin.oidc.pkce import LoginSecrets
-from voltcore.principal import Principal
+from admin.signin.roles import ROLE_SCOPES, Role
 from voltcore.ids import new_id, spiffe_id
+from voltcore.principal import Principal
 
 
 def _digest(value: str) -> bytes:
     return hashlib.sha256(value.encode()).digest()
-
-
-async def save_login(
-    pool: asyncpg.Pool, provider: str, login: LoginSecrets, return_to: str, ttl_s: int
-) -> None:
-    await pool.execute(
-        "DELETE FROM oidc_logins WHERE expires_at < now()"  # abandoned sign-ins
-    )
-    await pool.execute(
-        """INSERT INTO oidc_logins (state_hash, provider, nonce, code_verifier, return_to,
-                                    expires_at)
-           VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6))""",
-        _digest(login.state),
-        provider,
-        login.nonce,
-        login.verifier,
-        return_to,
-        float(ttl_s),
-    )
-
-
-@dataclass(frozen=True)
-class PendingLogin:
-    provider: str
-    secrets: LoginSecrets
-    return_to: str
-
-
-async def take_login(pool: asyncpg.Pool, state: str) -> PendingLogin | None:
-    """Single use: the row is gone once taken, so a replayed callback (same state, same
-    nonce) finds nothing."""
-    row = await pool.fetchrow(
-        "DELETE FROM oidc_logins WHERE state_hash = $1 RETURNING *, expires_at > now() AS live",
-        _digest(state),
-    )
-    if row is None or not row["live"]:
-        return None
-    return PendingLogin(
-        row["provider"], LoginSecrets(state, row["nonce"], row["code_verifier"]), row["return_to"]
-    )
 
 
 class UnknownOrg(Exception):
@@ -110,12 +70,6 @@ async def open_session(
             float(ttl_s),
         )
     return NewSession(cookie, csrf)
-
-
-ROLE_SCOPES: dict[str, frozenset[str]] = {
-    "admin": frozenset({"read", "write"}),
-    "member": frozenset({"read"}),
-}
 
 
 @dataclass(frozen=True)

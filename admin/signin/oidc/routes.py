@@ -1,5 +1,5 @@
-"""`/auth/oidc/login`, `/auth/oidc/callback` and `/auth/logout`: console sign-in with the
-authorization code flow, PKCE (S256), state and nonce, and sign-out."""
+"""`/auth/oidc/login` and `/auth/oidc/callback`: console sign-in with the authorization code
+flow, PKCE (S256), state and nonce, ending in a console session."""
 
 from __future__ import annotations
 
@@ -9,14 +9,15 @@ import logging
 from aiohttp import web
 from pydantic import Field
 
-from admin.console.session import SESSION_COOKIE
-from admin.oidc import store
-from admin.oidc.appkeys import OIDC_CLIENTS, OIDC_SETTINGS
-from admin.oidc.client import OidcClient, ProviderError, TokenRejected
-from admin.oidc.mapping import Unmapped, map_claims
-from admin.oidc.pkce import LoginSecrets, safe_return_to
-from admin.oidc.web import clear_cookie, public_base, set_cookie
-from voltcore.appkeys import POOL, PRINCIPAL, SETTINGS
+from admin.signin.appkeys import OIDC_CLIENTS, OIDC_SETTINGS
+from admin.signin.oidc import logins
+from admin.signin.oidc.client import OidcClient, ProviderError, TokenRejected
+from admin.signin.oidc.mapping import Unmapped, map_claims
+from admin.signin.oidc.pkce import LoginSecrets, safe_return_to
+from admin.signin.session import store
+from admin.signin.session.request import signed_in
+from admin.signin.web import clear_cookie, public_base, redirect, set_cookie
+from voltcore.appkeys import POOL
 from voltcore.errors import (
     AuthenticationFailed,
     InvalidRequest,
@@ -33,10 +34,6 @@ routes = web.RouteTableDef()
 # callback's path so it travels nowhere else.
 STATE_COOKIE = "volt_oidc_state"
 _STATE_PATH = "/auth/oidc"
-
-
-def redirect(location: str) -> web.Response:
-    return web.Response(status=302, headers={"Location": location, "Cache-Control": "no-store"})
 
 
 def redirect_uri(request: web.Request) -> str:
@@ -76,7 +73,7 @@ async def login(request: web.Request) -> web.StreamResponse:
         raise ServiceUnavailable(
             "The identity provider is unavailable.", code="idp_unavailable"
         ) from None
-    await store.save_login(
+    await logins.save_login(
         request.app[POOL], client.provider.name, secrets, safe_return_to(params.return_to), ttl
     )
     response = redirect(url)
@@ -122,7 +119,7 @@ async def callback(request: web.Request) -> web.StreamResponse:
     if not hmac.compare_digest(cookie.encode(), params.state.encode()):
         raise _refused("state_mismatch", "this browser did not start this sign-in.")
     pool = request.app[POOL]
-    pending = await store.take_login(pool, params.state)
+    pending = await logins.take_login(pool, params.state)
     if pending is None:
         raise _refused("unknown_state", "the sign-in expired or was already used; start again.")
     client = _client(request, pending.provider)
@@ -155,32 +152,7 @@ async def callback(request: web.Request) -> web.StreamResponse:
             "Sign-in refused: the organization configured for this user does not exist.",
             code="user_not_mapped",
         ) from None
-    # The audit log records who signed in.
-    signed_in = await store.load_session(pool, session.cookie, request.app[SETTINGS].trust_domain)
-    if signed_in is not None:
-        request[PRINCIPAL] = signed_in.principal
     response = redirect(pending.return_to)
-    set_cookie(response, request, SESSION_COOKIE, session.cookie, max_age=settings.session_ttl_s)
+    await signed_in(request, response, session.cookie, settings.session_ttl_s)
     clear_cookie(response, request, STATE_COOKIE, path=_STATE_PATH)
     return response
-
-
-async def _logout(request: web.Request) -> web.StreamResponse:
-    cookie = request.cookies.get(SESSION_COOKIE)
-    if cookie:
-        await store.end_session(request.app[POOL], cookie)
-    response = redirect("/console/signed-out")
-    clear_cookie(response, request, SESSION_COOKIE)
-    return response
-
-
-@routes.get("/auth/logout")
-@public
-async def logout_link(request: web.Request) -> web.StreamResponse:
-    return await _logout(request)
-
-
-@routes.post("/auth/logout")
-@public
-async def logout(request: web.Request) -> web.StreamResponse:
-    return await _logout(request)

@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-from aiohttp import web
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from scheduler.ratelimit import WindowLimiter
 
 
 class OAuthSettings(BaseSettings):
@@ -30,16 +25,3 @@ class OAuthSettings(BaseSettings):
     # user code, so a flood must not fill the table or crowd the code space.
     device_codes_per_window: int = Field(10, ge=1)
     device_code_window_s: int = Field(60, ge=1)
-
-
-OAUTH_SETTINGS = web.AppKey("oauth_settings", OAuthSettings)
-DEVICE_LIMITER = web.AppKey("oauth_device_limiter", WindowLimiter)
-
-
-async def oauth_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Per process (so per replica): the limit is a brake on floods, not a quota."""
-    settings = app[OAUTH_SETTINGS]
-    app[DEVICE_LIMITER] = WindowLimiter(
-        settings.device_codes_per_window, settings.device_code_window_s
-    )
-    yield

@@ -5,12 +5,12 @@ are configurations of these fields, not code paths (see the README for each)."""
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-Role = Literal["admin", "member"]
+from admin.signin.roles import Role
 
 
 class ClaimMapping(BaseModel):

@@ -9,11 +9,11 @@ import time
 
 from aiohttp import web
 
-from admin.oauth import store
-from admin.oauth.config import DEVICE_LIMITER, OAUTH_SETTINGS
-from admin.oauth.errors import NO_STORE, OAuthError, OAuthRateLimited
-from admin.oauth.policy import parse_scope
-from admin.oidc.web import public_base
+from admin.signin.appkeys import DEVICE_LIMITER, OAUTH_SETTINGS
+from admin.signin.device import store
+from admin.signin.device.errors import NO_STORE, OAuthError, OAuthRateLimited
+from admin.signin.device.policy import parse_scope
+from admin.signin.web import public_base
 from voltcore.appkeys import AUTHENTICATOR, POOL
 from voltcore.http import json_response, public
 

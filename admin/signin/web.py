@@ -1,10 +1,16 @@
-"""Where the service is reached from, and cookies set accordingly (Secure over TLS)."""
+"""Where the service is reached from, cookies set accordingly (Secure over TLS), and the
+redirects sign-in and the console answer with."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from voltcore.appkeys import SETTINGS
+
+
+def redirect(location: str, status: int = 302) -> web.Response:
+    """Never cached: where a sign-in or a form leads depends on the session."""
+    return web.Response(status=status, headers={"Location": location, "Cache-Control": "no-store"})
 
 
 def public_base(request: web.Request) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 
-from admin.oauth.config import OAuthSettings
+from admin.signin.device.config import OAuthSettings
 from tests.conftest import MakeOrg
 from tests.support.idp import Idp
 from tests.support.openapi import Spec
