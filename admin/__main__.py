@@ -24,6 +24,7 @@ from admin.finetune.embedded import worker_ctx as finetune_worker_ctx
 from voltcore import logs
 from voltcore.appkeys import POOL
 from voltcore.audit import verify_chain
+from voltcore.catalog import load_models
 from voltcore.config import Settings
 from voltcore.db import Pool, migrate
 from voltcore.lifecycle import open_database
@@ -70,11 +71,9 @@ def cmd_serve(settings: Settings, embedded: bool) -> None:
     if embedded:
         # The embedded default: Spark's engines and routes in this process, one base URL.
         from inference.app import install as install_spark
-        from inference.config import SparkSettings, load_models
 
-        spark = SparkSettings()
-        install_spark(app, spark)
-        model = next((m.id for m in load_models(spark.models_file) if m.kind == "chat"), None)
+        install_spark(app)
+        model = next((m.id for m in load_models(settings.models_file) if m.kind == "chat"), None)
 
         async def announce(app: web.Application) -> None:
             # on_startup runs after the cleanup contexts: pool, schema and engines are ready.

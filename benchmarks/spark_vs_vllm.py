@@ -87,7 +87,7 @@ def spark(port: int, tmp: Path) -> Iterator[str]:
         **os.environ,
         "VOLT_DATA_DIR": str(tmp / "data"),
         "VOLT_PORT": str(port),
-        "VOLT_SPARK_MODELS_FILE": str(models),
+        "VOLT_MODELS_FILE": str(models),
         "VOLT_LOG_LEVEL": "WARNING",
     }
     proc = subprocess.Popen(
@@ -185,7 +185,7 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=64)
     args = parser.parse_args()
     levels = [int(x) for x in args.levels.split(",")]
-    from inference.prepare import smollm2
+    from voltcore.prepare import smollm2
 
     path = str(smollm2())
     with tempfile.TemporaryDirectory() as tmp:

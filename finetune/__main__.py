@@ -12,7 +12,7 @@ import asyncio
 import signal
 import sys
 
-from admin.finetune.config import FinetuneSettings
+from finetune.config import FinetuneSettings
 from finetune.worker import Worker
 from voltcore import logs
 from voltcore.config import Settings

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from admin.finetune.dataset import Message
-from admin.finetune.plan import Resolved
+from finetune.dataset import Message
+from finetune.plan import Resolved
 
 log = logging.getLogger(__name__)
 IGNORE = -100  # label of tokens the loss skips (prompts, padding)

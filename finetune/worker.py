@@ -25,13 +25,13 @@ from typing import Any
 
 import asyncpg
 
-from admin.finetune import artifacts, plan, store
-from admin.finetune.config import FinetuneSettings
-from admin.finetune.dataset import DatasetError, parse_examples
-from admin.finetune.states import JobEvent, JobState
+from finetune import artifacts, plan, store
+from finetune.config import FinetuneSettings
+from finetune.dataset import DatasetError, parse_examples
+from finetune.states import JobEvent, JobState
+from finetune.store import Job
 from finetune.train import Cancelled, Encoded, Result, Step, TrainSpec, encode, train
-from inference.config import ModelSpec
-from inference.prepare import resolve
+from voltcore.catalog import ModelSpec, by_id, resolve
 from voltcore.config import Settings
 from voltcore.errors import Conflict
 
@@ -72,7 +72,7 @@ class Worker:
         self.pool = pool
         self.root = settings.artifacts
         self.settings = finetune
-        self.catalog = finetune.catalog()
+        self.catalog = by_id(settings.models_file)
         self.name = name or f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
         self._stopping = asyncio.Event()
         self._tokenizers: dict[str, Any] = {}
@@ -107,7 +107,7 @@ class Worker:
 
     async def recover_lost(self) -> None:
         for job in await store.lost_jobs(self.pool, self.settings.lost_after_s):
-            retry = plan.after_worker_loss(job["attempts"], self.settings.max_attempts)
+            retry = plan.after_worker_loss(job.attempts, self.settings.max_attempts)
             try:
                 async with self.pool.acquire() as conn, conn.transaction():
                     if retry:
@@ -116,12 +116,10 @@ class Worker:
                         )
                         message = (
                             f"The worker stopped responding; the job is queued again "
-                            f"(attempt {job['attempts']} of {self.settings.max_attempts} used)."
+                            f"(attempt {job.attempts} of {self.settings.max_attempts} used)."
                         )
                     else:
-                        message = (
-                            f"The worker stopped responding {job['attempts']} times; giving up."
-                        )
+                        message = f"The worker stopped responding {job.attempts} times; giving up."
                         job = await store.apply(
                             conn,
                             job,
@@ -131,7 +129,7 @@ class Worker:
                     await store.add_event(conn, job, message, level="warn")
             except Conflict:
                 continue  # someone else handled it, or it was cancelled meanwhile
-            log.warning("recovered job of a lost worker", extra={"job_id": job["id"]})
+            log.warning("recovered job of a lost worker", extra={"job_id": job.id})
 
     # ------------------------------------------------------------------ validation
 
@@ -167,20 +165,20 @@ class Worker:
             out.append(encoded)
         return out
 
-    def prepare(self, job: asyncpg.Record) -> Prepared:
+    def prepare(self, job: Job) -> Prepared:
         """Blocking: read, parse and tokenize the job's files against its base model."""
-        spec = self.catalog.get(job["model"])
+        spec = self.catalog.get(job.model)
         if spec is None:
-            raise JobError("model_not_found", f"The model '{job['model']}' is gone.", "model")
+            raise JobError("model_not_found", f"The model '{job.model}' is gone.", "model")
         base_path = resolve(spec.path)
         tokenizer = self._tokenizer(spec, base_path)
         limit = min(self.settings.max_seq_len, spec.max_model_len or self.settings.max_seq_len)
-        org = job["org_id"]
-        train_rows = self._encode_file(org, job["training_file"], "training_file", tokenizer, limit)
+        org = job.org_id
+        train_rows = self._encode_file(org, job.training_file, "training_file", tokenizer, limit)
         valid_rows: list[Encoded] = []
-        if job["validation_file"] is not None:
+        if job.validation_file is not None:
             valid_rows = self._encode_file(
-                org, job["validation_file"], "validation_file", tokenizer, limit
+                org, job.validation_file, "validation_file", tokenizer, limit
             )
         return Prepared(spec, base_path, train_rows, valid_rows)
 
@@ -196,7 +194,7 @@ class Worker:
                 job = await store.apply(conn, job, JobEvent.REJECT, error=err.error())
                 await store.add_event(conn, job, f"Validation failed: {err.message}", level="error")
                 return True
-            resolved = plan.resolve(job["hyperparameters"], len(prepared.train))
+            resolved = plan.resolve(job.hyperparameters, len(prepared.train))
             job = await store.apply(
                 conn,
                 job,
@@ -214,17 +212,17 @@ class Worker:
 
     # ------------------------------------------------------------------ training
 
-    async def run_job(self, job: asyncpg.Record) -> None:
-        job_id, org = job["id"], job["org_id"]
+    async def run_job(self, job: Job) -> None:
+        job_id, org = job.id, job.org_id
         key = artifacts.adapter_key(org, job_id)
         # A worker that died mid-job may have left its half-written adapter behind.
         for stale in (self.root / key).parent.glob(f".{job_id}.*.tmp"):
             await asyncio.to_thread(artifacts.remove, stale)
         tmp = artifacts.staging(self.root, key)
         await store.add_event(
-            self.pool, job, f"Fine-tuning started (attempt {job['attempts']}) on {self.name}."
+            self.pool, job, f"Fine-tuning started (attempt {job.attempts}) on {self.name}."
         )
-        log.info("training", extra={"job_id": job_id, "attempt": job["attempts"]})
+        log.info("training", extra={"job_id": job_id, "attempt": job.attempts})
         loop = asyncio.get_running_loop()
         steps: asyncio.Queue[Step] = asyncio.Queue()
         stop = threading.Event()
@@ -234,14 +232,14 @@ class Worker:
 
         def work() -> Result:
             prepared = self.prepare(job)
-            hp = plan.Resolved(**job["hyperparameters"])
+            hp = plan.Resolved(**job.hyperparameters)
             return train(
                 TrainSpec(
                     prepared.base_path,
                     prepared.train,
                     hp,
-                    job["lora"],
-                    job["seed"],
+                    job.lora,
+                    job.seed,
                     tmp,
                     prepared.valid,
                 ),
@@ -284,7 +282,7 @@ class Worker:
             return
         await self._succeed(job, tmp, key, result)
 
-    async def _report(self, job: asyncpg.Record, steps: asyncio.Queue[Step]) -> dt.datetime | None:
+    async def _report(self, job: Job, steps: asyncio.Queue[Step]) -> dt.datetime | None:
         """Metrics events for the steps done since the last call; the estimated finish."""
         batch: list[Step] = []
         while not steps.empty():
@@ -310,13 +308,11 @@ class Worker:
         remaining = last.elapsed_s / last.step * (last.total_steps - last.step)
         return dt.datetime.now(dt.UTC) + dt.timedelta(seconds=remaining)
 
-    async def _finish(
-        self, job: asyncpg.Record, event: JobEvent, message: str, **changes: Any
-    ) -> None:
+    async def _finish(self, job: Job, event: JobEvent, message: str, **changes: Any) -> None:
         try:
             async with self.pool.acquire() as conn, conn.transaction():
-                current = await store.get_job(conn, job["org_id"], job["id"])
-                if current["status"] != JobState.RUNNING or current["worker"] != self.name:
+                current = await store.get_job(conn, job.org_id, job.id)
+                if current.status is not JobState.RUNNING or current.worker != self.name:
                     return  # cancelled or handed on meanwhile: not ours to end
                 if event is JobEvent.REQUEUE:
                     changes.update(worker=None, heartbeat_at=None)
@@ -326,14 +322,14 @@ class Worker:
         except Conflict:
             pass
 
-    async def _succeed(self, job: asyncpg.Record, tmp: Path, key: str, result: Result) -> None:
+    async def _succeed(self, job: Job, tmp: Path, key: str, result: Result) -> None:
         await asyncio.to_thread(artifacts.publish, self.root, tmp, key)
-        model = plan.model_name(job["model"], job["org_id"], job["suffix"], job["id"])
+        model = plan.model_name(job.model, job.org_id, job.suffix, job.id)
         registered = False
         try:
             async with self.pool.acquire() as conn, conn.transaction():
-                current = await store.get_job(conn, job["org_id"], job["id"])
-                if current["status"] == JobState.RUNNING and current["worker"] == self.name:
+                current = await store.get_job(conn, job.org_id, job.id)
+                if current.status is JobState.RUNNING and current.worker == self.name:
                     await store.register_model(conn, current, model, key)
                     current = await store.apply(
                         conn,
@@ -353,7 +349,7 @@ class Worker:
         log.info(
             "training finished",
             extra={
-                "job_id": job["id"],
+                "job_id": job.id,
                 "registered": registered,
                 "steps": result.steps,
                 "seconds": round(result.seconds, 1),

@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("prepare", help="convert and cache the packaged models, with progress")
     args = parser.parse_args(argv)
     if args.command == "prepare":
-        from inference.prepare import main as prepare
+        from voltcore.prepare import main as prepare
 
         prepare()
         return 0

@@ -9,18 +9,18 @@ from aiohttp import web
 
 from inference import chat, completions, embeddings, models_api
 from inference.appkeys import ENGINES, FINE_TUNED, SPARK_METRICS, SPARK_SETTINGS
-from inference.config import SparkSettings, load_models
+from inference.config import SparkSettings
 from inference.engine import start_engines
 from inference.lora import FineTunedModels
 from inference.metrics import SparkMetrics
 from voltcore.appkeys import METRICS, POOL, READY_CHECKS, SETTINGS
+from voltcore.catalog import load_models
 from voltcore.config import Settings
 from voltcore.service import base_app
 
 
 async def engines_ctx(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SPARK_SETTINGS]
-    engines = await start_engines(load_models(settings.models_file), settings)
+    engines = await start_engines(load_models(app[SETTINGS].models_file), app[SPARK_SETTINGS])
     app[ENGINES] = engines
     # What start-up made (configs, tokenizers, engine clients) lives as long as the process:
     # frozen, it is no longer rescanned by every garbage collection on the request path.
@@ -41,9 +41,10 @@ async def engines_check(app: web.Application) -> str:
     return f"failed: {', '.join(failed)}" if failed else "ok"
 
 
-def install(app: web.Application, settings: SparkSettings) -> None:
-    """Add Spark's routes and engines to a Volt app."""
-    app[SPARK_SETTINGS] = settings
+def install(app: web.Application, settings: SparkSettings | None = None) -> None:
+    """Add Spark's routes and engines (the catalog's models, `Settings.models_file`) to a Volt
+    app; without `settings`, `SparkSettings()` from the environment."""
+    app[SPARK_SETTINGS] = settings or SparkSettings()
     app[SPARK_METRICS] = SparkMetrics(app[METRICS].registry)
     app[READY_CHECKS]["engines"] = engines_check
     app.cleanup_ctx.extend([engines_ctx, fine_tuned_ctx])

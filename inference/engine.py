@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from inference.config import ModelSpec, SparkSettings
-from inference.prepare import resolve
+from inference.config import SparkSettings
 from scheduler.admission import Admission, Limits
+from voltcore.catalog import ModelSpec, resolve
 
 log = logging.getLogger(__name__)
 

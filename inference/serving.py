@@ -25,8 +25,8 @@ from inference.lora import PREFIX as LORA_PREFIX
 from inference.lora import FineTuned
 from scheduler.admission import Verdict
 from voltcore.appkeys import PRINCIPAL, SETTINGS, USAGE
-from voltcore.principal import Principal
 from voltcore.errors import InvalidRequest, NotFound, RateLimited, ServiceUnavailable
+from voltcore.principal import Principal
 from voltcore.usage import UsageEvent
 
 log = logging.getLogger(__name__)

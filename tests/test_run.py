@@ -84,7 +84,7 @@ def test_run_prints_a_working_request_and_restart_keeps_data(tmp_path: Path) -> 
         "VOLT_PORT": str(port),
         # Long enough that only the graceful-shutdown flush can store the audit entries.
         "VOLT_FLUSH_INTERVAL_S": "3600",
-        "VOLT_SPARK_MODELS_FILE": str(Path(__file__).parent / "inference" / "models-tiny.yaml"),
+        "VOLT_MODELS_FILE": str(Path(__file__).parent / "inference" / "models-tiny.yaml"),
     }
     env.pop("VOLT_DATABASE_URL", None)
     with volt_admin("run", env, log_path) as proc:

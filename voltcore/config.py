@@ -9,6 +9,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Tier = Literal["free", "standard", "enterprise"]
+_REPO = Path(__file__).resolve().parents[1]
 
 
 def _default_data_dir() -> Path:
@@ -54,7 +55,10 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
     # The API reference served at /openapi.yaml (the repository's copy unless installed elsewhere).
-    openapi_path: Path = Path(__file__).resolve().parents[1] / "openapi.yaml"
+    openapi_path: Path = _REPO / "openapi.yaml"
+    # The model catalog (`voltcore.catalog`), one file for all three processes: the models Spark
+    # serves, the base models admin accepts for fine-tuning and the worker trains.
+    models_file: Path = _REPO / "models.yaml"
 
     @property
     def pgdata(self) -> Path:

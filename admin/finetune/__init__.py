@@ -1,1 +1,2 @@
-"""Fine-tuning: the Files API, LoRA jobs, and the state shared with `volt-finetune` workers."""
+"""Fine-tuning in the control plane: the Files and jobs routes, their views, and its wiring
+(app keys, install, the embedded run's worker). The job logic lives in `finetune`."""

@@ -5,12 +5,13 @@ Past one machine, workers run on their own (e.g. as Kubernetes Jobs) and this is
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import sys
 from collections.abc import AsyncIterator
 
 from aiohttp import web
+
+from voltcore.tasks import background
 
 log = logging.getLogger(__name__)
 RESTART_DELAY_S = 5.0
@@ -31,11 +32,8 @@ async def _supervise(procs: list[asyncio.subprocess.Process]) -> None:
 async def worker_ctx(app: web.Application) -> AsyncIterator[None]:
     """Usage: `app.cleanup_ctx.append(worker_ctx)` after the database context."""
     procs: list[asyncio.subprocess.Process] = []
-    task = asyncio.create_task(_supervise(procs))
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    async with background(_supervise(procs), name="finetune-worker"):
+        yield
     for proc in procs:
         if proc.returncode is None:
             proc.terminate()  # SIGTERM: a job in training goes back to the queue

@@ -12,13 +12,15 @@ from urllib.parse import quote
 
 from aiohttp import BodyPartReader, web
 
-from admin.finetune import artifacts, store
 from admin.finetune.appkeys import FINETUNE_SETTINGS
-from admin.finetune.dataset import DatasetError, LineValidator
+from admin.finetune.views import file_object
+from finetune import artifacts, store
+from finetune.dataset import DatasetError, LineValidator
+from finetune.store import File
 from voltcore.appkeys import POOL, PRINCIPAL, SETTINGS
 from voltcore.errors import Conflict, InvalidRequest, NotFound, PayloadTooLarge
 from voltcore.http import json_response, response_headers
-from voltcore.pagination import ListParams, keyset_page, list_object
+from voltcore.pagination import ListParams, list_response
 from voltcore.validation import parse_query
 
 routes = web.RouteTableDef()
@@ -141,22 +143,21 @@ async def create_file(request: web.Request) -> web.Response:
         if received is not None:
             await asyncio.to_thread(artifacts.remove, root / key)
         raise
-    return json_response(store.file_object(row))
+    return json_response(file_object(row))
 
 
 @routes.get("/v1/files")
 async def list_files(request: web.Request) -> web.Response:
     params = parse_query(request, FileListParams)
-    rows, more = await keyset_page(
-        request.app[POOL],
+    return await list_response(
+        request,
         "ft_files",
-        request[PRINCIPAL].org_id,
-        limit=params.limit,
-        after=params.after,
+        params,
+        row=File.from_record,
+        render=lambda rows: [file_object(r) for r in rows],
         where="$5::text IS NULL OR purpose = $5",
         args=(params.purpose,),
     )
-    return json_response(list_object([store.file_object(r) for r in rows], has_more=more))
 
 
 @routes.get("/v1/files/{file_id}")
@@ -164,7 +165,7 @@ async def get_file(request: web.Request) -> web.Response:
     row = await store.get_file(
         request.app[POOL], request[PRINCIPAL].org_id, request.match_info["file_id"]
     )
-    return json_response(store.file_object(row))
+    return json_response(file_object(row))
 
 
 def _disposition(filename: str) -> str:
@@ -192,7 +193,7 @@ async def file_content(request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse(
             headers={
                 **response_headers(request),
-                "Content-Disposition": _disposition(row["filename"]),
+                "Content-Disposition": _disposition(row.filename),
             }
         )
         response.content_type = CONTENT_TYPE
@@ -219,7 +220,7 @@ async def delete_file(request: web.Request) -> web.Response:
                 param="file_id",
                 code="file_in_use",
             )
-        await conn.execute("DELETE FROM ft_files WHERE org_id = $1 AND id = $2", org, file_id)
+        await store.delete_file(conn, org, file_id)
     root = request.app[SETTINGS].artifacts
     await asyncio.to_thread(artifacts.remove, root / artifacts.file_key(org, file_id))
     return json_response({"id": file_id, "object": "file", "deleted": True})

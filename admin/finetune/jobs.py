@@ -10,21 +10,23 @@ from __future__ import annotations
 import secrets
 from typing import Annotated, Any, Literal
 
-import asyncpg
 from aiohttp import web
 from pydantic import Field
 
-from admin.finetune import store
 from admin.finetune.appkeys import BASE_MODELS
-from admin.finetune.plan import DEFAULT_LORA
-from admin.finetune.states import FINAL, JobEvent, JobState
+from admin.finetune.views import event_object, job_object
+from finetune import store
+from finetune.plan import DEFAULT_LORA
+from finetune.states import MACHINE, JobEvent
+from finetune.store import Job
+from voltcore import versioned
 from voltcore.appkeys import POOL, PRINCIPAL
-from voltcore.principal import Principal
 from voltcore.db import Conn
 from voltcore.errors import Conflict, InvalidRequest, NotFound
 from voltcore.http import json_response
 from voltcore.idempotency import idempotent
-from voltcore.pagination import ListParams, keyset_page, list_object
+from voltcore.pagination import ListParams, list_object, list_response
+from voltcore.principal import Principal
 from voltcore.validation import RequestModel, parse_query, read_json
 
 routes = web.RouteTableDef()
@@ -174,61 +176,60 @@ async def create_job(request: web.Request) -> web.Response:
                 seed=body.seed if body.seed is not None else secrets.randbelow(2**31),
             )
             await store.add_event(conn, job, f"Validating training file: {body.training_file}")
-        return 202, store.job_object(job)
+        return 202, job_object(job)
 
     return await idempotent(request, pool, org, body.model_dump(), create)
 
 
 async def list_jobs(request: web.Request) -> web.Response:
     params = parse_query(request, ListParams)
-    rows, more = await keyset_page(
-        request.app[POOL],
+    return await list_response(
+        request,
         "ft_jobs",
-        request[PRINCIPAL].org_id,
-        limit=params.limit,
-        after=params.after,
+        params,
+        row=Job.from_record,
+        render=lambda rows: [job_object(r) for r in rows],
     )
-    return json_response(list_object([store.job_object(r) for r in rows], has_more=more))
 
 
-async def _job(request: web.Request) -> asyncpg.Record:
+async def _job(request: web.Request) -> Job:
     return await store.get_job(
         request.app[POOL], request[PRINCIPAL].org_id, request.match_info["job_id"]
     )
 
 
 async def get_job(request: web.Request) -> web.Response:
-    return json_response(store.job_object(await _job(request)))
+    return json_response(job_object(await _job(request)))
 
 
 async def cancel_job(request: web.Request) -> web.Response:
     pool = request.app[POOL]
-    for _ in range(5):  # a worker may move the job between our read and our write
-        job = await _job(request)
-        if JobState(job["status"]) in FINAL:
+
+    async def cancel(job: Job) -> Job:
+        if job.status in MACHINE.final:
             raise Conflict(
-                f"Job '{job['id']}' has already {job['status']}; only validating, queued or "
+                f"Job '{job.id}' has already {job.status.value}; only validating, queued or "
                 "running jobs can be cancelled.",
                 param="job_id",
                 code="job_not_cancellable",
             )
-        try:
-            async with pool.acquire() as conn, conn.transaction():
-                job = await store.apply(conn, job, JobEvent.CANCEL)
-                await store.add_event(conn, job, "Job cancelled by request.")
-        except Conflict:
-            continue
-        return json_response(store.job_object(job))
-    raise Conflict("The job is changing too fast; retry.", param="job_id", code="job_changed")
+        async with pool.acquire() as conn, conn.transaction():
+            job = await store.apply(conn, job, JobEvent.CANCEL)
+            await store.add_event(conn, job, "Job cancelled by request.")
+        return job
+
+    # A worker may move the job between our read and our write: `change` looks again.
+    job = await versioned.change(lambda: _job(request), cancel, code="job_changed", param="job_id")
+    return json_response(job_object(job))
 
 
 async def list_events(request: web.Request) -> web.Response:
     job = await _job(request)
     params = parse_query(request, ListParams)
     rows, more = await store.events_page(
-        request.app[POOL], job["id"], limit=params.limit, after=params.after
+        request.app[POOL], job.id, limit=params.limit, after=params.after
     )
-    return json_response(list_object([store.event_object(r) for r in rows], has_more=more))
+    return json_response(list_object([event_object(r) for r in rows], has_more=more))
 
 
 for _path in PATHS:

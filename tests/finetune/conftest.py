@@ -12,7 +12,7 @@ import pytest
 import pytest_asyncio
 
 from admin.app import install as install_admin
-from admin.finetune.config import FinetuneSettings
+from finetune.config import FinetuneSettings
 from finetune.worker import Worker
 from tests.conftest import serve
 from tests.support.client import Client
@@ -36,17 +36,21 @@ def tiny_catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def ft_settings(tiny_catalog: Path) -> FinetuneSettings:
-    return FinetuneSettings(
-        models_file=tiny_catalog, heartbeat_s=0.2, lost_after_s=1.5, poll_s=0.1, max_seq_len=128
-    )
+def ft_settings() -> FinetuneSettings:
+    return FinetuneSettings(heartbeat_s=0.2, lost_after_s=1.5, poll_s=0.1, max_seq_len=128)
+
+
+@pytest.fixture(scope="session")
+def ft_catalog_settings(settings: Settings, tiny_catalog: Path) -> Settings:
+    """The session's settings with the tiny catalog, for admin and the workers alike."""
+    return settings.model_copy(update={"models_file": tiny_catalog})
 
 
 @pytest_asyncio.fixture(scope="session")
 async def ft_api(
-    settings: Settings, ft_settings: FinetuneSettings, spec: Spec
+    ft_catalog_settings: Settings, ft_settings: FinetuneSettings, spec: Spec
 ) -> AsyncIterator[Client]:
-    app = base_app(settings)
+    app = base_app(ft_catalog_settings)
     install_admin(app, finetune_settings=ft_settings)
     runner, base = await serve(app)
     async with aiohttp.ClientSession() as session:
@@ -58,9 +62,13 @@ MakeWorker = Callable[..., Worker]
 
 
 @pytest.fixture
-def make_worker(pool: Pool, settings: Settings, ft_settings: FinetuneSettings) -> MakeWorker:
+def make_worker(
+    pool: Pool, ft_catalog_settings: Settings, ft_settings: FinetuneSettings
+) -> MakeWorker:
     def make(name: str | None = None, **overrides: Any) -> Worker:
-        return Worker(pool, settings, ft_settings.model_copy(update=overrides), name=name)
+        return Worker(
+            pool, ft_catalog_settings, ft_settings.model_copy(update=overrides), name=name
+        )
 
     return make
 

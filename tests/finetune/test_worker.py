@@ -14,8 +14,8 @@ from typing import Any
 
 import orjson
 
-from admin.finetune import store
-from admin.finetune.plan import model_name
+from finetune import store
+from finetune.plan import model_name
 from tests.conftest import REPO, Org
 from tests.finetune.conftest import TINY, MakeWorker, until_idle
 from tests.support.client import Client
@@ -102,10 +102,10 @@ async def test_concurrent_claims_never_take_the_same_job(
         pass
     claims = await asyncio.gather(*(store.claim(pool, f"w{i}") for i in range(6)))
     taken = [c for c in claims if c is not None]
-    assert sorted(c["id"] for c in taken) == sorted(j["id"] for j in jobs)
-    assert len({c["worker"] for c in taken}) == 2
+    assert sorted(c.id for c in taken) == sorted(j["id"] for j in jobs)
+    assert len({c.worker for c in taken}) == 2
     for c in taken:  # leave nothing running for the other tests' workers
-        await ft_api.post(f"{JOBS}/{c['id']}/cancel", key=org.key)
+        await ft_api.post(f"{JOBS}/{c.id}/cancel", key=org.key)
 
 
 async def test_cancel_during_training_stops_it(
@@ -156,7 +156,7 @@ async def test_a_killed_worker_leaves_the_job_retryable(
         **os.environ,
         "VOLT_DATABASE_URL": pg_uri,
         "VOLT_DATA_DIR": str(settings.data_dir),
-        "VOLT_FINETUNE_MODELS_FILE": str(tiny_catalog),
+        "VOLT_MODELS_FILE": str(tiny_catalog),
         "VOLT_FINETUNE_HEARTBEAT_S": "0.2",
         "VOLT_FINETUNE_POLL_S": "0.1",
     }
@@ -202,7 +202,7 @@ async def test_a_job_whose_worker_keeps_dying_fails(
     worker = make_worker(max_attempts=1)
     await worker.validate_one()
     claimed = await store.claim(pool, "doomed-worker")
-    assert claimed is not None and claimed["id"] == job["id"]
+    assert claimed is not None and claimed.id == job["id"]
     await asyncio.sleep(1.6)  # the claimer never heartbeats: it is as good as dead
     await worker.recover_lost()
     failed = await _get(ft_api, org, job["id"])

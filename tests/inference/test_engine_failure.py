@@ -26,10 +26,10 @@ pytestmark = pytest.mark.slow
 async def test_engine_death_is_visible_and_refused(
     settings: Settings, org: Org, spec: Spec
 ) -> None:
-    app = base_app(settings)
-    install_admin(app)
     tiny = Path(__file__).with_name("models-tiny.yaml")
-    install_spark(app, SparkSettings(models_file=tiny, warmup=False))
+    app = base_app(settings.model_copy(update={"models_file": tiny}))
+    install_admin(app)
+    install_spark(app, SparkSettings(warmup=False))
     before = {p.pid for p in psutil.Process(os.getpid()).children(recursive=True)}
     runner, base = await serve(app)
     try:

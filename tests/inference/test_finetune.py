@@ -14,7 +14,7 @@ from pathlib import Path
 import openai
 import pytest
 
-from admin.finetune.config import FinetuneSettings
+from finetune.config import FinetuneSettings
 from finetune.worker import Worker
 from tests.conftest import MakeOrg
 from tests.inference.conftest import SMOL, Spark
@@ -59,7 +59,8 @@ async def test_fine_tune_then_chat_with_the_taught_fact(
     )
     assert job.status == "validating_files"
 
-    worker = Worker(pool, settings, FinetuneSettings(models_file=CATALOG, heartbeat_s=0.5))
+    catalog = settings.model_copy(update={"models_file": CATALOG})
+    worker = Worker(pool, catalog, FinetuneSettings(heartbeat_s=0.5))
     started = time.monotonic()
     while await worker.tick():
         pass

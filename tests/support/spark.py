@@ -41,16 +41,21 @@ async def spark(settings: Settings) -> AsyncIterator[Spark]:
     # Imported here: collecting a test that never asks for engines should not load vLLM.
     from admin.app import install as install_admin
     from inference.app import install as install_spark
-    from inference.config import SparkSettings
     from tests.conftest import serve
 
+    # One catalog for the whole app: Spark's engines and admin's fine-tunable base models.
     app = base_app(
         settings.model_copy(
-            update={"service_name": "volt-spark", "pod": "spark-test-0", "metro": "fra1"}
+            update={
+                "service_name": "volt-spark",
+                "pod": "spark-test-0",
+                "metro": "fra1",
+                "models_file": MODELS_FILE,
+            }
         )
     )
     install_admin(app)
-    install_spark(app, SparkSettings(models_file=MODELS_FILE))
+    install_spark(app)
     runner, base = await serve(app)
     yield Spark(app, base)
     await runner.cleanup()

@@ -12,7 +12,7 @@ import pytest
 import pytest_asyncio
 
 from admin.app import install as install_admin
-from admin.finetune.config import FinetuneSettings
+from finetune.config import FinetuneSettings
 from finetune.worker import Worker
 from tests.conftest import MakeOrg, Org, serve
 from tests.support.finetune import FACT_DATA
@@ -27,19 +27,25 @@ TINY = "volt-tiny"
 
 
 @pytest.fixture(scope="module")
-def ft_settings(tmp_path_factory: pytest.TempPathFactory) -> FinetuneSettings:
+def ft_settings() -> FinetuneSettings:
+    return FinetuneSettings(heartbeat_s=0.2, poll_s=0.1, max_seq_len=128)
+
+
+@pytest.fixture(scope="module")
+def ft_app_settings(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The session's settings with a tiny-model catalog, for admin and the worker alike."""
     catalog = tmp_path_factory.mktemp("catalog") / "models.yaml"
     catalog.write_text(
         "models:\n"
         f"  - {{id: {TINY}, kind: chat, path: volt-tiny, tiers: [standard], max_model_len: 256,\n"
         "     max_loras: 1}\n"
     )
-    return FinetuneSettings(models_file=catalog, heartbeat_s=0.2, poll_s=0.1, max_seq_len=128)
+    return settings.model_copy(update={"models_file": catalog})
 
 
 @pytest_asyncio.fixture(scope="module")
-async def ft_base(settings: Settings, ft_settings: FinetuneSettings) -> AsyncIterator[str]:
-    app = base_app(settings)
+async def ft_base(ft_app_settings: Settings, ft_settings: FinetuneSettings) -> AsyncIterator[str]:
+    app = base_app(ft_app_settings)
     install_admin(app, finetune_settings=ft_settings)
     runner, base = await serve(app)
     yield base
@@ -59,7 +65,7 @@ async def test_files_and_jobs(
     ft_base: str,
     org: Org,
     pool: Pool,
-    settings: Settings,
+    ft_app_settings: Settings,
     ft_settings: FinetuneSettings,
     tmp_path: Path,
 ) -> None:
@@ -105,7 +111,7 @@ async def test_files_and_jobs(
             await client.fine_tuning.jobs.wait(doomed.id, until="succeeded", poll_interval=0.1)
         assert never.value.status == "cancelled" and never.value.resource.id == doomed.id
 
-        await train(pool, settings, ft_settings)
+        await train(pool, ft_app_settings, ft_settings)
         done = await client.fine_tuning.jobs.wait(job.id, poll_interval=0.1, timeout=30)
         assert done.status == "succeeded", done.error
         assert done.fine_tuned_model == f"ft:{TINY}:{org.id}:sdk:{job.id}"
@@ -160,7 +166,7 @@ async def test_cli_trains_with_progress(
     ft_base: str,
     org: Org,
     pool: Pool,
-    settings: Settings,
+    ft_app_settings: Settings,
     ft_settings: FinetuneSettings,
     run_volt: RunVolt,
     tmp_path: Path,
@@ -173,7 +179,7 @@ async def test_cli_trains_with_progress(
     async with asyncio.timeout(60):
         while not await pool.fetchval("SELECT count(*) FROM ft_jobs WHERE org_id = $1", org.id):
             await asyncio.sleep(0.1)
-    await train(pool, settings, ft_settings)
+    await train(pool, ft_app_settings, ft_settings)
     created = await creating
     job = created.json()
     assert job["status"] == "succeeded" and job["fine_tuned_model"].endswith(f":cli:{job['id']}")

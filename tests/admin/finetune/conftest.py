@@ -7,13 +7,17 @@ from collections.abc import AsyncIterator
 
 import pytest_asyncio
 
-from admin.finetune import store
-from admin.finetune.states import OPEN, JobEvent
+from finetune import store
+from finetune.states import MACHINE, JobEvent
+from finetune.store import Job
 from voltcore.db import Pool
 
 
 @pytest_asyncio.fixture(autouse=True)
 async def _cancel_open_jobs(pool: Pool) -> AsyncIterator[None]:
     yield
-    for job in await pool.fetch("SELECT * FROM ft_jobs WHERE status = ANY($1::text[])", list(OPEN)):
-        await store.apply(pool, job, JobEvent.CANCEL)
+    rows = await pool.fetch(
+        "SELECT * FROM ft_jobs WHERE status = ANY($1::text[])", list(MACHINE.open)
+    )
+    for row in rows:
+        await store.apply(pool, Job.from_record(row), JobEvent.CANCEL)

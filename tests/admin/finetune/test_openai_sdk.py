@@ -12,7 +12,7 @@ import orjson
 import pytest
 import pytest_asyncio
 
-from admin.finetune import plan
+from finetune import plan
 from tests.conftest import MakeOrg, Org
 from tests.support.client import Client
 from tests.support.finetune import FACT_DATA, example, upload

@@ -11,7 +11,7 @@ from admin.finetune.jobs import (
     Method,
     SupervisedMethod,
 )
-from admin.finetune.plan import LORA_MODULES
+from finetune.plan import LORA_MODULES
 from tests.support.openapi import Spec
 
 

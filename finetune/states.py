@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from voltcore.statemachine import StateMachine
+
 
 class JobState(StrEnum):
     VALIDATING_FILES = "validating_files"
@@ -33,27 +35,20 @@ class JobEvent(StrEnum):
 
 S, E = JobState, JobEvent
 
-TRANSITIONS: dict[tuple[JobState, JobEvent], JobState] = {
-    (S.VALIDATING_FILES, E.VALIDATED): S.QUEUED,
-    (S.VALIDATING_FILES, E.REJECT): S.FAILED,
-    (S.QUEUED, E.CLAIM): S.RUNNING,
-    (S.RUNNING, E.SUCCEED): S.SUCCEEDED,
-    (S.RUNNING, E.FAIL): S.FAILED,
-    (S.RUNNING, E.REQUEUE): S.QUEUED,
-    (S.VALIDATING_FILES, E.CANCEL): S.CANCELLED,
-    (S.QUEUED, E.CANCEL): S.CANCELLED,
-    (S.RUNNING, E.CANCEL): S.CANCELLED,
-}
-FINAL = frozenset({S.SUCCEEDED, S.FAILED, S.CANCELLED})
-OPEN = frozenset(JobState) - FINAL
-
-
-class IllegalTransition(Exception):
-    pass
-
-
-def next_state(state: JobState, event: JobEvent) -> JobState:
-    try:
-        return TRANSITIONS[(state, event)]
-    except KeyError:
-        raise IllegalTransition(f"{event.value} is not allowed in {state.value}") from None
+MACHINE: StateMachine[JobState, JobEvent] = StateMachine(
+    {
+        (S.VALIDATING_FILES, E.VALIDATED): S.QUEUED,
+        (S.VALIDATING_FILES, E.REJECT): S.FAILED,
+        (S.QUEUED, E.CLAIM): S.RUNNING,
+        (S.RUNNING, E.SUCCEED): S.SUCCEEDED,
+        (S.RUNNING, E.FAIL): S.FAILED,
+        (S.RUNNING, E.REQUEUE): S.QUEUED,
+        (S.VALIDATING_FILES, E.CANCEL): S.CANCELLED,
+        (S.QUEUED, E.CANCEL): S.CANCELLED,
+        (S.RUNNING, E.CANCEL): S.CANCELLED,
+    },
+    # A queued job waits for a worker as long as it takes; the two others have one at work.
+    stable={S.QUEUED, S.SUCCEEDED, S.FAILED, S.CANCELLED},
+    in_progress={S.VALIDATING_FILES, S.RUNNING},
+    final={S.SUCCEEDED, S.FAILED, S.CANCELLED},
+)

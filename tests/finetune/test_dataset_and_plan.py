@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from admin.finetune.dataset import DatasetError, LineValidator, parse_examples
-from admin.finetune.plan import (
+from finetune.dataset import DatasetError, LineValidator, parse_examples
+from finetune.plan import (
     BASE_LEARNING_RATE,
     after_worker_loss,
     auto_epochs,

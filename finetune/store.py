@@ -1,20 +1,22 @@
 """Fine-tuning rows in Postgres: files, jobs (transitions guarded by the row version, claims
-with `FOR UPDATE SKIP LOCKED`), events, and the fine-tuned model registry Spark reads."""
+with `FOR UPDATE SKIP LOCKED`), events, and the fine-tuned model registry Spark reads. Rows
+leave here as frozen typed rows (`File`, `Job`, `Event`); rendering them is the routes' views."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 import asyncpg
 
-from admin.finetune.states import OPEN, JobEvent, JobState, next_state
-from admin.tenancy import unix
+from finetune.states import MACHINE, JobEvent, JobState
 from voltcore import versioned
 from voltcore.db import Conn
 from voltcore.errors import InvalidRequest, NotFound
 from voltcore.ids import random_base62
+from voltcore.rows import columns
 
 # A pool, or a connection inside a transaction.
 Db: TypeAlias = "asyncpg.Pool | Conn"
@@ -28,12 +30,33 @@ def new_job_id() -> str:
     return f"ftjob-{random_base62(24)}"
 
 
+def error_object(code: str, message: str, param: str | None = None) -> dict[str, Any]:
+    """A job's `error` as stored and shown: OpenAI's shape."""
+    return {"code": code, "message": message, "param": param}
+
+
 # ------------------------------------------------------------------ files
+
+
+@dataclass(frozen=True, slots=True)
+class File:
+    id: str
+    org_id: str
+    filename: str
+    purpose: str
+    bytes: int
+    examples: int
+    sha256: str
+    created_at: dt.datetime
+
+    @classmethod
+    def from_record(cls, record: asyncpg.Record) -> File:
+        return columns(cls, record)
 
 
 async def insert_file(
     db: Db, org_id: str, file_id: str, *, filename: str, size: int, examples: int, sha256: str
-) -> asyncpg.Record:
+) -> File:
     row = await db.fetchrow(
         """INSERT INTO ft_files (id, org_id, filename, purpose, bytes, examples, sha256)
            VALUES ($1, $2, $3, 'fine-tune', $4, $5, $6) RETURNING *""",
@@ -45,17 +68,17 @@ async def insert_file(
         sha256,
     )
     assert row is not None
-    return row
+    return File.from_record(row)
 
 
-async def get_file(db: Db, org_id: str, file_id: str, *, lock: str = "") -> asyncpg.Record:
+async def get_file(db: Db, org_id: str, file_id: str, *, lock: str = "") -> File:
     """`lock` is `""`, `"FOR SHARE"` or `"FOR UPDATE"` (inside a transaction)."""
     row = await db.fetchrow(
         f"SELECT * FROM ft_files WHERE org_id = $1 AND id = $2 {lock}", org_id, file_id
     )
     if row is None:
         raise NotFound(f"No such file: '{file_id}'.", param="file_id")
-    return row
+    return File.from_record(row)
 
 
 async def file_in_use(db: Db, org_id: str, file_id: str) -> bool:
@@ -66,30 +89,51 @@ async def file_in_use(db: Db, org_id: str, file_id: str) -> bool:
                                 AND status = ANY($3::text[]))""",
             org_id,
             file_id,
-            list(OPEN),
+            list(MACHINE.open),
         )
     )
 
 
-def file_object(row: asyncpg.Record) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "object": "file",
-        "bytes": row["bytes"],
-        "created_at": unix(row["created_at"]),
-        "expires_at": None,
-        "filename": row["filename"],
-        "purpose": row["purpose"],
-        # Only files that passed validation are stored.
-        "status": "processed",
-        "status_details": None,
-    }
+async def delete_file(db: Db, org_id: str, file_id: str) -> None:
+    await db.execute("DELETE FROM ft_files WHERE org_id = $1 AND id = $2", org_id, file_id)
 
 
 # ------------------------------------------------------------------ jobs
 
 
-async def insert_job(db: Db, org_id: str, job_id: str, **fields: Any) -> asyncpg.Record:
+@dataclass(frozen=True, slots=True)
+class Job:
+    id: str
+    org_id: str
+    model: str
+    training_file: str
+    validation_file: str | None
+    # As requested (values or 'auto') until validation resolves them.
+    hyperparameters: dict[str, Any]
+    lora: dict[str, Any]
+    suffix: str | None
+    seed: int
+    status: JobState
+    error: dict[str, Any] | None
+    fine_tuned_model: str | None
+    trained_tokens: int | None
+    examples: int | None
+    attempts: int
+    worker: str | None
+    heartbeat_at: dt.datetime | None
+    version: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    estimated_finish: dt.datetime | None
+
+    @classmethod
+    def from_record(cls, record: asyncpg.Record) -> Job:
+        return columns(cls, record, status=JobState(record["status"]))
+
+
+async def insert_job(db: Db, org_id: str, job_id: str, **fields: Any) -> Job:
     cols = ["id", "org_id", "status", *fields]
     values = [job_id, org_id, JobState.VALIDATING_FILES.value, *fields.values()]
     placeholders = ", ".join(f"${i}" for i in range(1, len(cols) + 1))
@@ -97,42 +141,43 @@ async def insert_job(db: Db, org_id: str, job_id: str, **fields: Any) -> asyncpg
         f"INSERT INTO ft_jobs ({', '.join(cols)}) VALUES ({placeholders}) RETURNING *", *values
     )
     assert row is not None
-    return row
+    return Job.from_record(row)
 
 
-async def get_job(db: Db, org_id: str, job_id: str) -> asyncpg.Record:
+async def get_job(db: Db, org_id: str, job_id: str) -> Job:
     row = await db.fetchrow("SELECT * FROM ft_jobs WHERE org_id = $1 AND id = $2", org_id, job_id)
     if row is None:
         raise NotFound(f"No such fine-tuning job: '{job_id}'.", param="job_id")
-    return row
+    return Job.from_record(row)
 
 
-async def apply(db: Db, job: asyncpg.Record, event: JobEvent, **changes: Any) -> asyncpg.Record:
-    """Persist one transition (and field changes) if nobody moved the job meanwhile; Conflict
-    otherwise (the caller looks again)."""
-    state = next_state(JobState(job["status"]), event)
-    final = state in (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
-    return await versioned.update(
+async def apply(db: Db, job: Job, event: JobEvent, **changes: Any) -> Job:
+    """Persist one transition (and field changes) if nobody moved the job meanwhile;
+    VersionConflict otherwise (the caller looks again)."""
+    state = MACHINE.next(job.status, event)
+    row = await versioned.update(
         db,
         "ft_jobs",
         job,
         changes,
         state=state.value,
-        also=["finished_at = now()"] if final else [],
+        also=["finished_at = now()"] if state in MACHINE.final else [],
         code="job_changed",
     )
+    return Job.from_record(row)
 
 
-async def lock_next(conn: Conn, state: JobState) -> asyncpg.Record | None:
+async def lock_next(conn: Conn, state: JobState) -> Job | None:
     """The oldest job in `state` that no other worker holds, locked for this transaction."""
-    return await conn.fetchrow(
+    row = await conn.fetchrow(
         """SELECT * FROM ft_jobs WHERE status = $1 ORDER BY created_at, id
            LIMIT 1 FOR UPDATE SKIP LOCKED""",
         state.value,
     )
+    return None if row is None else Job.from_record(row)
 
 
-async def claim(pool: asyncpg.Pool, worker: str) -> asyncpg.Record | None:
+async def claim(pool: asyncpg.Pool, worker: str) -> Job | None:
     """Take the oldest queued job: several workers never take the same one."""
     async with pool.acquire() as conn, conn.transaction():
         job = await lock_next(conn, JobState.QUEUED)
@@ -144,8 +189,8 @@ async def claim(pool: asyncpg.Pool, worker: str) -> asyncpg.Record | None:
             JobEvent.CLAIM,
             worker=worker,
             heartbeat_at=_now(),
-            attempts=job["attempts"] + 1,
-            started_at=job["started_at"] or _now(),
+            attempts=job.attempts + 1,
+            started_at=job.started_at or _now(),
         )
 
 
@@ -169,56 +214,39 @@ async def heartbeat(
     )
 
 
-async def lost_jobs(pool: asyncpg.Pool, lost_after_s: float) -> list[asyncpg.Record]:
+async def lost_jobs(pool: asyncpg.Pool, lost_after_s: float) -> list[Job]:
     """Running jobs whose worker has been silent too long."""
-    return list(
-        await pool.fetch(
-            """SELECT * FROM ft_jobs WHERE status = 'running'
-               AND heartbeat_at < now() - make_interval(secs => $1)""",
-            lost_after_s,
-        )
+    rows = await pool.fetch(
+        """SELECT * FROM ft_jobs WHERE status = 'running'
+           AND heartbeat_at < now() - make_interval(secs => $1)""",
+        lost_after_s,
     )
-
-
-def job_object(row: asyncpg.Record) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "object": "fine_tuning.job",
-        "created_at": unix(row["created_at"]),
-        "error": row["error"],
-        "fine_tuned_model": row["fine_tuned_model"],
-        "finished_at": unix(row["finished_at"]),
-        "hyperparameters": row["hyperparameters"],
-        "model": row["model"],
-        "organization_id": row["org_id"],
-        "result_files": [],
-        "seed": row["seed"],
-        "status": row["status"],
-        "trained_tokens": row["trained_tokens"],
-        "training_file": row["training_file"],
-        "validation_file": row["validation_file"],
-        "estimated_finish": unix(row["estimated_finish"]),
-        # OpenAI's newer form of `hyperparameters`, whichever form the job was created with.
-        "method": {
-            "type": "supervised",
-            "supervised": {"hyperparameters": row["hyperparameters"]},
-        },
-        # Volt extensions
-        "suffix": row["suffix"],
-        "lora": row["lora"],
-    }
-
-
-def error_object(code: str, message: str, param: str | None = None) -> dict[str, Any]:
-    return {"code": code, "message": message, "param": param}
+    return [Job.from_record(r) for r in rows]
 
 
 # ------------------------------------------------------------------ events
 
 
+@dataclass(frozen=True, slots=True)
+class Event:
+    seq: int
+    id: str
+    job_id: str
+    org_id: str
+    created_at: dt.datetime
+    level: str
+    type: str
+    message: str
+    data: dict[str, Any] | None
+
+    @classmethod
+    def from_record(cls, record: asyncpg.Record) -> Event:
+        return columns(cls, record)
+
+
 async def add_event(
     db: Db,
-    job: asyncpg.Record,
+    job: Job,
     message: str,
     *,
     level: str = "info",
@@ -229,20 +257,21 @@ async def add_event(
 
 
 async def add_events(
-    db: Db, job: asyncpg.Record, events: Sequence[tuple[str, str, str, dict[str, Any] | None]]
+    db: Db, job: Job, events: Sequence[tuple[str, str, str, dict[str, Any] | None]]
 ) -> None:
     """Many at once (a batch of per-step metrics): `(level, type, message, data)` each."""
     await db.executemany(
         """INSERT INTO ft_events (id, job_id, org_id, level, type, message, data)
            VALUES ($1, $2, $3, $4, $5, $6, $7)""",
-        [(f"ftevent-{random_base62(24)}", job["id"], job["org_id"], *event) for event in events],
+        [(f"ftevent-{random_base62(24)}", job.id, job.org_id, *event) for event in events],
     )
 
 
 async def events_page(
     db: Db, job_id: str, *, limit: int, after: str | None
-) -> tuple[list[asyncpg.Record], bool]:
-    """Newest first; `after` is the last id of the previous page."""
+) -> tuple[list[Event], bool]:
+    """Newest first; `after` is the last id of the previous page. Keyed by job and ordered by
+    `seq` (several events land in one millisecond), so not the org-wide list helper."""
     cursor = None
     if after is not None:
         cursor = await db.fetchval(
@@ -259,35 +288,19 @@ async def events_page(
         cursor,
         limit + 1,
     )
-    return list(rows[:limit]), len(rows) > limit
-
-
-def event_object(row: asyncpg.Record) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "object": "fine_tuning.job.event",
-        "created_at": unix(row["created_at"]),
-        "level": row["level"],
-        "message": row["message"],
-        "data": row["data"],
-        "type": row["type"],
-    }
+    return [Event.from_record(r) for r in rows[:limit]], len(rows) > limit
 
 
 # ------------------------------------------------------------------ fine-tuned models
 
 
-async def register_model(
-    db: Db, job: asyncpg.Record, model_id: str, adapter: str
-) -> asyncpg.Record:
-    row = await db.fetchrow(
+async def register_model(db: Db, job: Job, model_id: str, adapter: str) -> None:
+    await db.execute(
         """INSERT INTO ft_models (id, org_id, base_model, job_id, adapter)
-           VALUES ($1, $2, $3, $4, $5) RETURNING *""",
+           VALUES ($1, $2, $3, $4, $5)""",
         model_id,
-        job["org_id"],
-        job["model"],
-        job["id"],
+        job.org_id,
+        job.model,
+        job.id,
         adapter,
     )
-    assert row is not None
-    return row
