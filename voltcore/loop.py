@@ -8,12 +8,15 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable
+from typing import TypeVar
 
 import asyncpg
 
 from voltcore.errors import Conflict
+from voltcore.versioned import Versioned
 
 log = logging.getLogger(__name__)
+R = TypeVar("R", bound=Versioned)
 # Peers or the database away: expected now and then, a warning.
 TRANSIENT = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
@@ -47,8 +50,8 @@ class Loop:
 
 async def each(
     name: str,
-    rows: Iterable[asyncpg.Record],
-    reconcile: Callable[[asyncpg.Record], Awaitable[None]],
+    rows: Iterable[R],
+    reconcile: Callable[[R], Awaitable[None]],
 ) -> None:
     """Reconcile every row on its own: one that moved meanwhile (Conflict) waits for the next
     pass, and one that crashes (a bug, a bad row) is logged without holding up the others."""
@@ -60,4 +63,4 @@ async def each(
         except TRANSIENT:
             raise  # the database or the peer is away: the whole pass is moot
         except Exception:
-            log.exception("reconcile crashed", extra={"loop": name, "id": row["id"]})
+            log.exception("reconcile crashed", extra={"loop": name, "id": row.id})

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import asyncpg
 
@@ -18,6 +18,16 @@ R = TypeVar("R")
 # How often `change` looks again before it gives up: a reconciler moves a row a few times a
 # second at most, so five conflicts in a row mean something is wrong.
 ATTEMPTS = 5
+
+
+class Versioned(Protocol):
+    """A store's typed row: what `update` needs to guard a write."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def version(self) -> int: ...
 
 
 class VersionConflict(Conflict):
@@ -39,7 +49,7 @@ def assignments(changes: dict[str, Any], first: int) -> tuple[list[str], list[An
 async def update(
     db: asyncpg.Pool | Conn,
     table: str,
-    row: asyncpg.Record,
+    row: asyncpg.Record | Versioned,
     changes: dict[str, Any],
     *,
     state: str | None = None,
@@ -47,9 +57,15 @@ async def update(
     code: str,
 ) -> asyncpg.Record:
     """Write `changes` (and `state`, which bumps the version) if the row is still the version
-    the caller read; `also` holds extra SQL assignments such as `finished_at = now()`."""
+    the caller read; `also` holds extra SQL assignments such as `finished_at = now()`. `row`
+    is a Record or a store's typed row; the answer is the updated Record, for the store to
+    parse again."""
     fixed = ["updated_at = now()", *also]
-    args: list[Any] = [row["id"], row["version"]]
+    if isinstance(row, asyncpg.Record):
+        ident, version = row["id"], row["version"]
+    else:
+        ident, version = row.id, row.version
+    args: list[Any] = [ident, version]
     if state is not None:
         fixed += [f"status = ${len(args) + 1}", "version = version + 1"]
         args.append(state)
@@ -61,7 +77,7 @@ async def update(
         *values,
     )
     if updated is None:
-        raise VersionConflict(f"{row['id']} changed concurrently.", code=code)
+        raise VersionConflict(f"{ident} changed concurrently.", code=code)
     return updated
 
 
@@ -78,7 +94,7 @@ async def change(
     row moved meanwhile. Past `attempts` conflicts the answer is a 409 with `code`, never a
     stale row that claims the change was made.
 
-    Usage: `lease = await versioned.change(lambda: store.get(...), terminate, code="lease_changed")`.
+    Usage: `row = await versioned.change(lambda: store.get(...), apply, code="lease_changed")`.
     """
     for _ in range(attempts):
         row = await read()

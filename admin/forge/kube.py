@@ -1,6 +1,7 @@
 """The Kubernetes side of Forge, through the official client. Calls are blocking (urllib3), so
 callers run them in a thread. Every write is idempotent: create, or patch to the desired state
-if the object exists; deleting what is gone is success."""
+if the object exists; deleting what is gone is success. KUBE_ERRORS is what a call raises when
+the API server is away or failing."""
 
 from __future__ import annotations
 
@@ -9,12 +10,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import urllib3.exceptions
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
 from admin.forge.config import ForgeSettings
 from admin.forge.plan import LEASE_LABEL, Manifest, managed_labels
 from scheduler.placement import GpuNode
+
+# What "the API server is unreachable or failing" looks like from the client.
+KUBE_ERRORS = (ApiException, urllib3.exceptions.HTTPError, OSError)
 
 
 class Kube:

@@ -5,8 +5,9 @@ crash at any point resumes cleanly: the next pass simply finds what is there and
 pending -> provisioning: picked up.
 provisioning -> active: node labels, namespace and its objects exist, and the quota is enforced.
     While the API server is unreachable the lease stays provisioning with `last_error`.
-active -> terminating: deleted by the tenant, or the duration ran out (ends as `expired`).
-terminating -> terminated/expired: the namespace is gone (its tokens die with its service
+active -> terminating: deleted by the tenant, or the duration ran out; either records where
+    the lease ends (its target: terminated or expired).
+terminating -> its target: the namespace is gone (its tokens die with its service
     account) and the node labels are removed; the GPUs are free again.
 Namespaces Forge made for leases that no longer hold GPUs are deleted (no orphans).
 """
@@ -21,21 +22,18 @@ import time
 from typing import Any
 
 import asyncpg
-import urllib3.exceptions
 from kubernetes.client.exceptions import ApiException
 
 from admin.forge import store
 from admin.forge.config import ForgeSettings
-from admin.forge.kube import Kube
+from admin.forge.kube import KUBE_ERRORS, Kube
 from admin.forge.plan import lease_manifests, node_label
 from admin.forge.states import LeaseEvent, LeaseState
+from admin.forge.store import Lease
 from voltcore import versioned
 from voltcore.loop import Loop, each
 
 log = logging.getLogger(__name__)
-
-# What "the API server is unreachable or failing" looks like from the client.
-KUBE_ERRORS = (ApiException, urllib3.exceptions.HTTPError, OSError)
 
 
 def _error_code(err: BaseException) -> str:
@@ -72,48 +70,44 @@ class Reconciler:
         await self._loop.run()
 
     async def reconcile_once(self) -> None:
-        await each("forge", await store.open_leases(self.pool), self.reconcile)
+        await each("forge", await store.LEASES.open(self.pool), self.reconcile)
         await self._collect_orphans()
 
     async def _k8s(self, fn: Any, *args: Any) -> Any:
         return await asyncio.to_thread(fn, *args)
 
-    async def reconcile(self, lease: asyncpg.Record) -> None:
-        state = LeaseState(lease["status"])
-        if state is LeaseState.PENDING:
-            lease = await store.apply(self.pool, lease, LeaseEvent.START)
-            state = LeaseState.PROVISIONING
+    async def reconcile(self, lease: Lease) -> None:
+        if lease.status is LeaseState.PENDING:
+            lease = await store.LEASES.apply(self.pool, lease, LeaseEvent.START)
         try:
-            if state is LeaseState.PROVISIONING:
+            if lease.status is LeaseState.PROVISIONING:
                 await self._provision(lease)
-            elif state is LeaseState.ACTIVE:
+            elif lease.status is LeaseState.ACTIVE:
                 await self._keep(lease)
-            elif state is LeaseState.TERMINATING:
+            elif lease.status is LeaseState.TERMINATING:
                 await self._clean(lease)
         except KUBE_ERRORS as err:
             message = str(err).splitlines()[0][:300] if str(err) else type(err).__name__
-            await store.record(
+            await store.LEASES.record(
                 self.pool, lease, last_error=versioned.last_error(_error_code(err), message)
             )
             log.warning(
                 "forge lease not converged",
-                extra={"lease_id": lease["id"], "error": _error_code(err)},
+                extra={"lease_id": lease.id, "error": _error_code(err)},
             )
 
-    async def _ensure(self, lease: asyncpg.Record) -> bool:
+    async def _ensure(self, lease: Lease) -> bool:
         """Make Kubernetes hold everything the lease needs; True once the quota is enforced."""
-        label = node_label(lease["id"])
-        for node in lease["placement"]:
+        label = node_label(lease.id)
+        for node in lease.placement:
             await self._k8s(self.kube.label_node, node, label, "true")
-        for manifest in lease_manifests(
-            lease["id"], lease["org_id"], lease["gpu_count"], self.settings
-        ):
+        for manifest in lease_manifests(lease.id, lease.org_id, lease.gpu_count, self.settings):
             await self._k8s(self.kube.apply, manifest)
-        return bool(await self._k8s(self.kube.quota_enforced, lease["namespace"]))
+        return bool(await self._k8s(self.kube.quota_enforced, lease.namespace))
 
-    async def _provision(self, lease: asyncpg.Record) -> None:
+    async def _provision(self, lease: Lease) -> None:
         if not await self._ensure(lease):
-            await store.record(
+            await store.LEASES.record(
                 self.pool,
                 lease,
                 last_error=None,
@@ -124,40 +118,41 @@ class Reconciler:
             )
             return
         now = dt.datetime.now(dt.UTC)
-        await store.apply(
+        await store.LEASES.apply(
             self.pool,
             lease,
             LeaseEvent.READY,
             active_at=now,
             last_error=None,
-            expires_at=now + dt.timedelta(seconds=lease["duration_s"]),
+            expires_at=now + dt.timedelta(seconds=lease.duration_s),
             conditions=[
                 _condition("NamespaceReady", True, "Created"),
                 _condition("QuotaEnforced", True, "QuotaComputed"),
             ],
         )
-        self._synced[lease["id"]] = time.monotonic()
+        self._synced[lease.id] = time.monotonic()
 
-    async def _keep(self, lease: asyncpg.Record) -> None:
-        if lease["expires_at"] <= dt.datetime.now(dt.UTC):
-            await store.apply(self.pool, lease, LeaseEvent.EXPIRE, end_reason="expired")
+    async def _keep(self, lease: Lease) -> None:
+        # An active lease has expires_at: it is set by the transition to active.
+        if lease.expires_at is None or lease.expires_at <= dt.datetime.now(dt.UTC):
+            await store.LEASES.apply(self.pool, lease, LeaseEvent.EXPIRE, target=LeaseState.EXPIRED)
             return
         # Drift repair for active leases, at a gentler pace than provisioning.
-        if time.monotonic() - self._synced.get(lease["id"], 0.0) >= self.settings.resync_s:
+        if time.monotonic() - self._synced.get(lease.id, 0.0) >= self.settings.resync_s:
             await self._ensure(lease)
-            self._synced[lease["id"]] = time.monotonic()
-            if lease["last_error"] is not None:
-                await store.record(self.pool, lease, last_error=None)
+            self._synced[lease.id] = time.monotonic()
+            if lease.last_error is not None:
+                await store.LEASES.record(self.pool, lease, last_error=None)
 
-    async def _clean(self, lease: asyncpg.Record) -> None:
-        await self._k8s(self.kube.delete_namespace, lease["namespace"])
-        label = node_label(lease["id"])
+    async def _clean(self, lease: Lease) -> None:
+        await self._k8s(self.kube.delete_namespace, lease.namespace)
+        label = node_label(lease.id)
         for node in await self._k8s(self.kube.nodes_labelled, label):
             await self._k8s(self.kube.label_node, node, label, None)
-        if await self._k8s(self.kube.namespace_phase, lease["namespace"]) is not None:
+        if await self._k8s(self.kube.namespace_phase, lease.namespace) is not None:
             return  # the namespace controller is still deleting its contents
-        self._synced.pop(lease["id"], None)
-        await store.apply(
+        self._synced.pop(lease.id, None)
+        await store.LEASES.apply(
             self.pool, lease, LeaseEvent.CLEANED, ended_at=dt.datetime.now(dt.UTC), last_error=None
         )
 
@@ -168,7 +163,7 @@ class Reconciler:
             return  # the per-lease errors already say the API server is away
         if not managed:
             return
-        holding = {r["id"] for r in await store.open_leases(self.pool)}
+        holding = {lease.id for lease in await store.LEASES.open(self.pool)}
         for namespace, lease_id in managed.items():
             if lease_id not in holding:
                 log.info("deleting orphaned lease namespace", extra={"namespace": namespace})

@@ -11,17 +11,20 @@ import yaml
 from aiohttp import web
 from pydantic import Field
 
-from admin.forge import store
+from admin.forge import store, views
 from admin.forge.appkeys import FORGE, Forge
+from admin.forge.kube import KUBE_ERRORS
 from admin.forge.plan import TENANT, kubeconfig
-from admin.forge.reconciler import KUBE_ERRORS
-from admin.forge.states import LeaseEvent, LeaseState
+from admin.forge.states import MACHINE, LeaseEvent, LeaseState
+from admin.forge.store import Lease
+from admin.subsystems import configured
 from scheduler.placement import GpuNode, free_gpus, largest_placeable, place
+from voltcore import versioned
 from voltcore.appkeys import POOL, PRINCIPAL
 from voltcore.errors import Conflict, InvalidRequest, ServiceUnavailable
 from voltcore.http import json_response
 from voltcore.idempotency import idempotent
-from voltcore.pagination import ListParams, keyset_page, list_object
+from voltcore.pagination import ListParams, list_response
 from voltcore.validation import RequestModel, parse_query, read_json
 
 routes = web.RouteTableDef()
@@ -54,12 +57,7 @@ class LeaseListParams(ListParams):
 
 
 def _forge(request: web.Request) -> Forge:
-    forge = request.app.get(FORGE)
-    if forge is None:
-        raise ServiceUnavailable(
-            "Forge is not configured on this deployment (no cluster).", code="forge_unavailable"
-        )
-    return forge
+    return configured(request, FORGE, "Forge", "no cluster")
 
 
 async def _cluster(fn: Callable[..., T], *args: Any) -> T:
@@ -147,7 +145,7 @@ async def create_lease(request: web.Request) -> web.Response:
                     param="gpu_count",
                     code="insufficient_capacity",
                 )
-            row = await store.insert_lease(
+            lease = await store.insert_lease(
                 conn,
                 principal.org_id,
                 gpu_type=body.gpu_type,
@@ -158,36 +156,33 @@ async def create_lease(request: web.Request) -> web.Response:
                 price=price,
             )
         forge.wake()
-        return 202, store.lease_object(row, forge.settings.currency)
+        return 202, views.lease(lease, forge.settings.currency)
 
     return await idempotent(request, pool, principal.org_id, body.model_dump(), create)
 
 
 @routes.get("/v1/forge/leases")
 async def list_leases(request: web.Request) -> web.Response:
-    forge = _forge(request)
+    currency = _forge(request).settings.currency
     params = parse_query(request, LeaseListParams)
-    rows, more = await keyset_page(
-        request.app[POOL],
+    return await list_response(
+        request,
         "forge_leases",
-        request[PRINCIPAL].org_id,
-        limit=params.limit,
-        after=params.after,
+        params,
+        row=Lease.from_record,
+        render=lambda leases: [views.lease(lease, currency) for lease in leases],
         where="$5::text IS NULL OR status = $5",
         args=(params.status,),
-    )
-    return json_response(
-        list_object([store.lease_object(r, forge.settings.currency) for r in rows], has_more=more)
     )
 
 
 @routes.get("/v1/forge/leases/{lease_id}")
 async def get_lease(request: web.Request) -> web.Response:
     forge = _forge(request)
-    row = await store.get_lease(
+    lease = await store.LEASES.get(
         request.app[POOL], request[PRINCIPAL].org_id, request.match_info["lease_id"]
     )
-    return json_response(store.lease_object(row, forge.settings.currency))
+    return json_response(views.lease(lease, forge.settings.currency))
 
 
 @routes.delete("/v1/forge/leases/{lease_id}")
@@ -195,52 +190,50 @@ async def terminate_lease(request: web.Request) -> web.Response:
     forge = _forge(request)
     pool = request.app[POOL]
     org, lease_id = request[PRINCIPAL].org_id, request.match_info["lease_id"]
-    for _ in range(5):  # a reconciler may move the lease between our read and write
-        row = await store.get_lease(pool, org, lease_id)
-        if LeaseState(row["status"]) not in (
-            LeaseState.PENDING,
-            LeaseState.PROVISIONING,
-            LeaseState.ACTIVE,
-        ):
-            break  # already ending or ended: unchanged
-        try:
-            row = await store.apply(pool, row, LeaseEvent.TERMINATE, end_reason="terminated")
-            break
-        except Conflict:
-            continue
+
+    async def terminate(lease: Lease) -> Lease | None:
+        if not MACHINE.allows(lease.status, LeaseEvent.TERMINATE):
+            return None  # already ending or ended: unchanged
+        return await store.LEASES.apply(
+            pool, lease, LeaseEvent.TERMINATE, target=LeaseState.TERMINATED
+        )
+
+    # A reconciler may move the lease between our read and write.
+    lease = await versioned.change(
+        lambda: store.LEASES.get(pool, org, lease_id), terminate, code="lease_changed"
+    )
     forge.wake()
-    return json_response(store.lease_object(row, forge.settings.currency), status=202)
+    return json_response(views.lease(lease, forge.settings.currency), status=202)
 
 
 @routes.post("/v1/forge/leases/{lease_id}/kubeconfig")
 async def mint_kubeconfig(request: web.Request) -> web.Response:
     forge = _forge(request)
-    row = await store.get_lease(
+    lease = await store.LEASES.get(
         request.app[POOL], request[PRINCIPAL].org_id, request.match_info["lease_id"]
     )
-    if row["status"] != LeaseState.ACTIVE:
+    if lease.status is not LeaseState.ACTIVE or lease.expires_at is None:
         raise Conflict(
-            f"Lease '{row['id']}' is {row['status']}; kubeconfigs are minted for "
-            "active leases only.",
+            f"Lease '{lease.id}' is {lease.status}; kubeconfigs are minted for active leases only.",
             param="lease_id",
             code="lease_not_active",
         )
-    remaining = int((row["expires_at"] - dt.datetime.now(dt.UTC)).total_seconds())
+    remaining = int((lease.expires_at - dt.datetime.now(dt.UTC)).total_seconds())
     if remaining < MIN_TOKEN_S:
         raise Conflict(
-            f"Lease '{row['id']}' ends in {remaining} s; Kubernetes cannot issue a "
+            f"Lease '{lease.id}' ends in {remaining} s; Kubernetes cannot issue a "
             f"token that expires that soon (minimum {MIN_TOKEN_S} s).",
             param="lease_id",
             code="lease_ending",
         )
-    token, expires = await _cluster(forge.kube.token, row["namespace"], TENANT, remaining)
-    config = kubeconfig(forge.kube.server, forge.kube.ca_pem, row["namespace"], token, row["id"])
+    token, expires = await _cluster(forge.kube.token, lease.namespace, TENANT, remaining)
+    config = kubeconfig(forge.kube.server, forge.kube.ca_pem, lease.namespace, token, lease.id)
     return json_response(
         {
             "object": "forge.kubeconfig",
-            "lease_id": row["id"],
-            "namespace": row["namespace"],
-            "expires_at": int(min(expires, row["expires_at"]).timestamp()),
+            "lease_id": lease.id,
+            "namespace": lease.namespace,
+            "expires_at": int(min(expires, lease.expires_at).timestamp()),
             "kubeconfig": yaml.safe_dump(config, sort_keys=False),
         },
         status=201,

@@ -1,9 +1,18 @@
-"""The lease state machine as a table: `(state, event) -> state`. Pure; `store.apply` persists
-a transition with the row version in one transaction."""
+"""The lease state machine as a table: `(state, event) -> state`. Pure; `store.LEASES.apply`
+persists a transition with the row version in one transaction.
+
+    pending -> provisioning -> active -> terminating -> terminated | expired (its target)
+                    \\-> failed
+
+A lease is ended by the tenant (terminate) or by its duration running out (expire); that
+transition records where it ends as the lease's target, and the cleanup ends it there.
+"""
 
 from __future__ import annotations
 
 from enum import StrEnum
+
+from voltcore.statemachine import TARGET, StateMachine
 
 
 class LeaseState(StrEnum):
@@ -27,30 +36,24 @@ class LeaseEvent(StrEnum):
 
 S, E = LeaseState, LeaseEvent
 
-TRANSITIONS: dict[tuple[LeaseState, LeaseEvent], LeaseState] = {
-    (S.PENDING, E.START): S.PROVISIONING,
-    (S.PROVISIONING, E.READY): S.ACTIVE,
-    (S.PROVISIONING, E.FAIL): S.FAILED,
-    (S.PENDING, E.TERMINATE): S.TERMINATING,
-    (S.PROVISIONING, E.TERMINATE): S.TERMINATING,
-    (S.ACTIVE, E.TERMINATE): S.TERMINATING,
-    (S.ACTIVE, E.EXPIRE): S.TERMINATING,
-}
-# Where a terminating lease ends is decided by why it was ended.
-END_STATES = {"terminated": S.TERMINATED, "expired": S.EXPIRED, "failed": S.FAILED}
-FINAL = frozenset({S.TERMINATED, S.FAILED, S.EXPIRED})
+MACHINE: StateMachine[LeaseState, LeaseEvent] = StateMachine(
+    {
+        (S.PENDING, E.START): S.PROVISIONING,
+        (S.PROVISIONING, E.READY): S.ACTIVE,
+        (S.PROVISIONING, E.FAIL): S.FAILED,
+        (S.PENDING, E.TERMINATE): S.TERMINATING,
+        (S.PROVISIONING, E.TERMINATE): S.TERMINATING,
+        (S.ACTIVE, E.TERMINATE): S.TERMINATING,
+        (S.ACTIVE, E.EXPIRE): S.TERMINATING,
+        (S.TERMINATING, E.CLEANED): TARGET,
+    },
+    # Pending, provisioning and terminating leases have the reconciler at work; an active one
+    # runs until the tenant or its duration ends it.
+    stable={S.ACTIVE, S.TERMINATED, S.FAILED, S.EXPIRED},
+    in_progress={S.PENDING, S.PROVISIONING, S.TERMINATING},
+    final={S.TERMINATED, S.FAILED, S.EXPIRED},
+    # Why the lease was ended: terminate records terminated, expire records expired.
+    targets={S.TERMINATED, S.EXPIRED},
+)
 # States whose GPUs are held: placement must count them.
 HOLDING = frozenset({S.PENDING, S.PROVISIONING, S.ACTIVE, S.TERMINATING})
-
-
-class IllegalTransition(Exception):
-    pass
-
-
-def next_state(state: LeaseState, event: LeaseEvent, end_reason: str | None = None) -> LeaseState:
-    if state is S.TERMINATING and event is E.CLEANED:
-        return END_STATES[end_reason or "terminated"]
-    try:
-        return TRANSITIONS[(state, event)]
-    except KeyError:
-        raise IllegalTransition(f"{event.value} is not allowed in {state.value}") from None

@@ -1,24 +1,60 @@
 """Leases in Postgres: creation with placement under one lock, transitions guarded by the row
-version (optimistic concurrency), and the views the API and reconciler need."""
+version (optimistic concurrency), and the GPUs held per node. Leases leave as `Lease` rows."""
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 import string
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 
 from admin.forge.plan import namespace_for
-from admin.forge.states import HOLDING, LeaseEvent, LeaseState, next_state
-from admin.tenancy import unix
-from voltcore import versioned
+from admin.forge.states import HOLDING, MACHINE, LeaseEvent, LeaseState
 from voltcore.db import Conn
-from voltcore.errors import NotFound
+from voltcore.rows import StateTable, stateful
 
 # Serialises placement: two leases must never be given the same free GPUs.
 PLACEMENT_LOCK = 0x766F6C74_0004
 _ID_ALPHABET = string.ascii_lowercase + string.digits
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A row of `forge_leases`. `placement` is node name -> GPUs; `target_status` is where a
+    terminating lease ends (terminated or expired)."""
+
+    id: str
+    org_id: str
+    status: LeaseState
+    target_status: LeaseState | None
+    gpu_type: str
+    gpu_count: int
+    metro: str
+    duration_s: int
+    placement: dict[str, int]
+    namespace: str
+    price_per_gpu_hour: float
+    last_error: dict[str, Any] | None
+    conditions: list[dict[str, Any]]
+    version: int
+    created_at: dt.datetime
+    active_at: dt.datetime | None
+    expires_at: dt.datetime | None
+    ended_at: dt.datetime | None
+
+    @classmethod
+    def from_record(cls, record: asyncpg.Record) -> Lease:
+        return stateful(cls, record, LeaseState)
+
+
+# `LEASES.apply(pool, lease, LeaseEvent.EXPIRE, target=LeaseState.EXPIRED)` is one transition;
+# `LEASES.record` writes observations (last_error, conditions) without one.
+LEASES: StateTable[Lease, LeaseState, LeaseEvent] = StateTable(
+    "forge_leases", MACHINE, Lease.from_record, noun="lease"
+)
 
 
 def new_lease_id() -> str:
@@ -48,7 +84,7 @@ async def insert_lease(
     duration_s: int,
     placement: dict[str, int],
     price: float,
-) -> asyncpg.Record:
+) -> Lease:
     lease_id = new_lease_id()
     row = await conn.fetchrow(
         """INSERT INTO forge_leases (id, org_id, gpu_type, gpu_count, metro, duration_s, status,
@@ -65,61 +101,4 @@ async def insert_lease(
         price,
     )
     assert row is not None
-    return row
-
-
-async def get_lease(conn: Conn | asyncpg.Pool, org_id: str, lease_id: str) -> asyncpg.Record:
-    row = await conn.fetchrow(
-        "SELECT * FROM forge_leases WHERE org_id = $1 AND id = $2", org_id, lease_id
-    )
-    if row is None:
-        raise NotFound(f"No such lease: '{lease_id}'.", param="lease_id")
-    return row
-
-
-async def open_leases(pool: asyncpg.Pool) -> list[asyncpg.Record]:
-    return list(
-        await pool.fetch(
-            "SELECT * FROM forge_leases WHERE status = ANY($1::text[]) ORDER BY created_at",
-            list(HOLDING),
-        )
-    )
-
-
-async def apply(
-    pool: asyncpg.Pool | Conn, lease: asyncpg.Record, event: LeaseEvent, **changes: Any
-) -> asyncpg.Record:
-    """Persist one transition (and any field changes) if nobody moved the lease meanwhile;
-    raises Conflict otherwise, and the reconciler simply looks again."""
-    state = next_state(LeaseState(lease["status"]), event, lease["end_reason"])
-    return await versioned.update(
-        pool, "forge_leases", lease, changes, state=state.value, code="lease_changed"
-    )
-
-
-async def record(pool: asyncpg.Pool, lease: asyncpg.Record, **changes: Any) -> asyncpg.Record:
-    """Update observations (last_error, conditions) without a state change."""
-    return await versioned.update(pool, "forge_leases", lease, changes, code="lease_changed")
-
-
-def lease_object(row: asyncpg.Record, currency: str) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "object": "forge.lease",
-        "org_id": row["org_id"],
-        "status": row["status"],
-        "gpu_type": row["gpu_type"],
-        "gpu_count": row["gpu_count"],
-        "metro": row["metro"],
-        "duration_seconds": row["duration_s"],
-        "namespace": row["namespace"],
-        "nodes": [{"name": n, "gpus": g} for n, g in sorted(row["placement"].items())],
-        "price_per_gpu_hour": row["price_per_gpu_hour"],
-        "currency": currency,
-        "created_at": unix(row["created_at"]),
-        "started_at": unix(row["active_at"]),
-        "expires_at": unix(row["expires_at"]),
-        "terminated_at": unix(row["ended_at"]),
-        "last_error": row["last_error"],
-        "conditions": row["conditions"],
-    }
+    return Lease.from_record(row)

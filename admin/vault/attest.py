@@ -17,6 +17,7 @@ import orjson
 
 from admin.vault import store
 from admin.vault.attestation import Event, Quote, replay, verify
+from admin.vault.store import PhysicalNode, PhysicalRack
 
 
 class AgentError(Exception):
@@ -59,19 +60,19 @@ async def _agent_call(
 async def attest_node(
     session: aiohttp.ClientSession,
     pool: asyncpg.Pool,
-    node: asyncpg.Record,
+    node: PhysicalNode,
     nonce: bytes,
     reference: Mapping[int, set[str]],
 ) -> dict[str, Any]:
-    report: dict[str, Any] = {"node_id": node["id"], "name": node["name"], "verdict": "fail"}
+    report: dict[str, Any] = {"node_id": node.id, "name": node.name, "verdict": "fail"}
     try:
-        if node["agent_url"] is None:
+        if node.agent_url is None:
             raise AgentError("the node has no attestation agent in the inventory")
-        base = node["agent_url"].rstrip("/")
-        ak = node["ak_public_pem"]
+        base = node.agent_url.rstrip("/")
+        ak = node.ak_public_pem
         if ak is None:
             ak = (await _agent_call(session, "GET", f"{base}/v1/attestation-key")).decode()
-            await store.enrol_ak(pool, node["id"], ak)
+            await store.enrol_ak(pool, node.id, ak)
             report["attestation_key_enrolled"] = True
         body = await _agent_call(session, "POST", f"{base}/v1/quote", json={"nonce": nonce.hex()})
         try:
@@ -103,11 +104,12 @@ async def attest_node(
 async def attest_rack(
     session: aiohttp.ClientSession,
     pool: asyncpg.Pool,
-    inventory_rack: asyncpg.Record,
+    physical: PhysicalRack,
     nonce: bytes,
 ) -> list[dict[str, Any]]:
-    reference = {int(p): set(d) for p, d in inventory_rack["reference_values"].items()}
-    nodes = await store.inventory_nodes(pool, inventory_rack["name"])
+    nodes = await store.inventory_nodes(pool, physical.name)
     return list(
-        await asyncio.gather(*(attest_node(session, pool, n, nonce, reference) for n in nodes))
+        await asyncio.gather(
+            *(attest_node(session, pool, n, nonce, physical.reference_values) for n in nodes)
+        )
     )

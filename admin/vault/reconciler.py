@@ -7,7 +7,8 @@ allocating -> provisioning: the rack's Talos secrets bundle is generated once an
 provisioning -> ready: every node's boot device is set (PXE, into the installer) and it is
     powered on, verified by reading the BMC back (a power change lands seconds later).
 provisioning/releasing -> failed: a BMC refused or is down; `last_error` and the node's own
-    error say which. Retried with backoff: the rack resumes where it failed.
+    error say which, and the rack's target records the step. Retried with backoff: the rack
+    resumes at its target.
 releasing -> released: the tenant's BMC accounts are deleted and the nodes are powered off
     (verified); the physical rack is free for the next tenant.
 Minted BMC accounts are deleted when they expire, on every node, and the deletion is audited.
@@ -18,19 +19,21 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import Any
 
 import asyncpg
 import yaml
 
 from admin.vault import store
+from admin.vault.bmcs import distinct_bmcs, on_bmcs
 from admin.vault.config import VaultSettings
 from admin.vault.inventory import Inventory
 from admin.vault.inventory import sync as sync_inventory
 from admin.vault.redfish import Bmc, BmcError, NodeObservation
 from admin.vault.sealing import Sealer
 from admin.vault.states import RackEvent, RackState, retry_delay
+from admin.vault.store import PhysicalNode, Rack
 from admin.vault.talos import generate_bundle
 from voltcore import versioned
 from voltcore.audit import AuditEntry
@@ -39,7 +42,6 @@ from voltcore.loop import Loop, each
 log = logging.getLogger(__name__)
 
 Audit = Callable[[AuditEntry], None]
-T = TypeVar("T")
 
 
 class NodeFailed(Exception):
@@ -48,19 +50,19 @@ class NodeFailed(Exception):
 
 
 def node_view(
-    node: asyncpg.Record,
+    node: PhysicalNode,
     status: str,
     seen: NodeObservation | None = None,
     error: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     return {
-        "id": node["id"],
-        "name": node["name"],
-        "role": node["role"],
+        "id": node.id,
+        "name": node.name,
+        "role": node.role,
         "status": status,
         "power_state": seen.power_state if seen else None,
         "boot_device": seen.boot_target if seen else None,
-        "redfish_url": node["redfish_url"],
+        "redfish_url": node.redfish_url,
         "last_error": error,
     }
 
@@ -111,44 +113,22 @@ class Reconciler:
             await self.load_inventory()
         except (OSError, ValueError, yaml.YAMLError) as err:  # broken file: keep the last one
             log.error("vault inventory not reloaded", extra={"error": str(err)[:300]})
-        await each("vault", await store.open_racks(self.pool), self.reconcile)
+        await each("vault", await store.RACKS.open(self.pool), self.reconcile)
         await self._delete_accounts()
 
-    async def on_bmcs(
-        self, nodes: Sequence[asyncpg.Record], act: Callable[[Bmc, asyncpg.Record], T]
-    ) -> list[T | BaseException]:
-        """`act(bmc, node)` on each node's BMC, in threads (sushy blocks), nodes in parallel;
-        the admin password is unsealed only for the call and each client closed after it.
-        Results come in node order, exceptions included."""
-
-        def one(node: asyncpg.Record) -> T:
-            password = self.sealer.open(node["bmc_password_sealed"]).decode()
-            bmc = Bmc(node["redfish_url"], node["bmc_username"], password)
-            try:
-                return act(bmc, node)
-            finally:
-                bmc.close()
-
-        return await asyncio.gather(
-            *(asyncio.to_thread(one, n) for n in nodes), return_exceptions=True
-        )
-
-    async def reconcile(self, rack: asyncpg.Record) -> None:
-        state = RackState(rack["status"])
-        if state is RackState.REQUESTED:
-            rack = await store.apply(self.pool, rack, RackEvent.START)
-            state = RackState.ALLOCATING
-        if state is RackState.ALLOCATING:
+    async def reconcile(self, rack: Rack) -> None:
+        if rack.status is RackState.REQUESTED:
+            rack = await store.RACKS.apply(self.pool, rack, RackEvent.START)
+        if rack.status is RackState.ALLOCATING:
             rack = await self._allocate(rack)
-            state = RackState.PROVISIONING
-        if state is RackState.FAILED:
+        if rack.status is RackState.FAILED:
             delay = retry_delay(
-                rack["attempts"], self.settings.retry_base_s, self.settings.retry_max_s
+                rack.attempts, self.settings.retry_base_s, self.settings.retry_max_s
             )
-            if dt.datetime.now(dt.UTC) - rack["updated_at"] < dt.timedelta(seconds=delay):
+            if dt.datetime.now(dt.UTC) - rack.updated_at < dt.timedelta(seconds=delay):
                 return
-            rack = await store.apply(self.pool, rack, RackEvent.RETRY)
-            state = RackState(rack["status"])
+            rack = await store.RACKS.apply(self.pool, rack, RackEvent.RETRY)
+        state = rack.status
         try:
             if state is RackState.PROVISIONING:
                 await self._provision(rack)
@@ -156,24 +136,22 @@ class Reconciler:
                 await self._release(rack)
         except NodeFailed as failed:
             error = versioned.last_error(failed.error.code, failed.error.message)
-            await store.apply(
+            await store.RACKS.apply(
                 self.pool,
                 rack,
                 RackEvent.FAIL,
-                failed_in=state.value,
+                target=state,  # what a retry resumes
                 nodes=failed.nodes,
                 last_error=error,
-                attempts=rack["attempts"] + 1,
+                attempts=rack.attempts + 1,
             )
-            log.warning(
-                "vault rack failed", extra={"rack_id": rack["id"], "error": failed.error.code}
-            )
+            log.warning("vault rack failed", extra={"rack_id": rack.id, "error": failed.error.code})
 
-    async def _allocate(self, rack: asyncpg.Record) -> asyncpg.Record:
+    async def _allocate(self, rack: Rack) -> Rack:
         # One bundle per reservation: a new tenant of the same hardware gets a new cluster.
         bundle = await asyncio.to_thread(generate_bundle)
-        nodes = await store.inventory_nodes(self.pool, rack["inventory_rack"])
-        return await store.apply(
+        nodes = await store.inventory_nodes(self.pool, rack.inventory_rack)
+        return await store.RACKS.apply(
             self.pool,
             rack,
             RackEvent.ALLOCATED,
@@ -183,7 +161,7 @@ class Reconciler:
 
     async def _each_node(
         self,
-        rack: asyncpg.Record,
+        rack: Rack,
         act: Callable[[Bmc, str], NodeObservation],
         done: Callable[[NodeObservation], bool],
         busy: str,
@@ -191,8 +169,8 @@ class Reconciler:
     ) -> tuple[bool, list[dict[str, Any]]]:
         """Run `act` on every node's BMC (in threads, nodes in parallel); True when every node
         reads back `done`. Raises NodeFailed with every node's view if any BMC failed."""
-        nodes = await store.inventory_nodes(self.pool, rack["inventory_rack"])
-        results = await self.on_bmcs(nodes, lambda bmc, node: act(bmc, node["system_id"]))
+        nodes = await store.inventory_nodes(self.pool, rack.inventory_rack)
+        results = await on_bmcs(self.sealer, nodes, lambda bmc, node: act(bmc, node.system_id))
         views, first_error = [], None
         for node, result in zip(nodes, results, strict=True):
             if isinstance(result, BmcError):
@@ -210,7 +188,7 @@ class Reconciler:
             raise NodeFailed(views, first_error)
         return all(v["status"] == finished for v in views), views
 
-    async def _provision(self, rack: asyncpg.Record) -> None:
+    async def _provision(self, rack: Rack) -> None:
         ready, views = await self._each_node(
             rack,
             Bmc.ensure_provisioning_boot,
@@ -219,10 +197,10 @@ class Reconciler:
             "ready",
         )
         if not ready:
-            if views != rack["nodes"] or rack["last_error"] is not None:
-                await store.record(self.pool, rack, nodes=views, last_error=None)
+            if views != rack.nodes or rack.last_error is not None:
+                await store.RACKS.record(self.pool, rack, nodes=views, last_error=None)
             return
-        await store.apply(
+        await store.RACKS.apply(
             self.pool,
             rack,
             RackEvent.READY,
@@ -232,18 +210,18 @@ class Reconciler:
             ready_at=dt.datetime.now(dt.UTC),
         )
 
-    async def _release(self, rack: asyncpg.Record) -> None:
-        await self._delete_accounts(rack["id"])
-        if await store.live_accounts(self.pool, rack["id"]):
+    async def _release(self, rack: Rack) -> None:
+        await self._delete_accounts(rack.id)
+        if await store.live_accounts(self.pool, rack.id):
             return  # a BMC kept an account: try again next pass
         off, views = await self._each_node(
             rack, Bmc.power_off, lambda seen: seen.power_state == "Off", "releasing", "released"
         )
         if not off:
-            if views != rack["nodes"]:
-                await store.record(self.pool, rack, nodes=views, last_error=None)
+            if views != rack.nodes:
+                await store.RACKS.record(self.pool, rack, nodes=views, last_error=None)
             return
-        await store.apply(
+        await store.RACKS.apply(
             self.pool,
             rack,
             RackEvent.RELEASED,
@@ -256,35 +234,35 @@ class Reconciler:
 
     async def _delete_accounts(self, rack_id: str | None = None) -> None:
         """Delete expired accounts (and a releasing rack's) from every node of their rack."""
-        for account in await store.accounts_to_delete(self.pool):
-            if rack_id is not None and account["rack_id"] != rack_id:
+        for account, physical in await store.accounts_to_delete(self.pool):
+            if rack_id is not None and account.rack_id != rack_id:
                 continue
-            nodes = await store.inventory_nodes(self.pool, account["inventory_rack"])
+            nodes = await store.inventory_nodes(self.pool, physical)
 
-            def delete(bmc: Bmc, _: asyncpg.Record, user: str = account["username"]) -> int:
+            def delete(bmc: Bmc, _: PhysicalNode, user: str = account.username) -> int:
                 return bmc.delete_accounts(user)
 
-            results = await self.on_bmcs(store.distinct_bmcs(nodes), delete)
+            results = await on_bmcs(self.sealer, distinct_bmcs(nodes), delete)
             errors = [r for r in results if isinstance(r, BaseException)]
             if errors:
                 if not isinstance(errors[0], BmcError):
                     raise errors[0]
                 log.warning(
                     "bmc account not deleted yet",
-                    extra={"account_id": account["id"], "error": errors[0].code},
+                    extra={"account_id": account.id, "error": errors[0].code},
                 )
                 continue
-            await store.mark_deleted(self.pool, account["id"])
+            await store.mark_deleted(self.pool, account.id)
             self.audit(
                 AuditEntry(
                     time=dt.datetime.now(dt.UTC),
-                    org_id=account["org_id"],
+                    org_id=account.org_id,
                     principal="system:vault-reconciler",
                     spiffe_id=None,
                     method="DELETE",
                     route="/redfish/v1/AccountService/Accounts/{username}",
                     status=204,
-                    request_id=account["id"],
+                    request_id=account.id,
                     service=self.service,
                 )
             )

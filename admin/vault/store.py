@@ -1,24 +1,119 @@
 """Racks in Postgres: reservation of a free physical rack under one lock, transitions guarded
-by the row version, the inventory the reconciler drives, and minted BMC accounts."""
+by the row version, the inventory the reconciler drives, and minted BMC accounts. Rows leave
+as frozen dataclasses: `Rack`, `PhysicalRack`, `PhysicalNode` and `BmcAccount`."""
 
 from __future__ import annotations
 
 import datetime as dt
 import secrets
 import string
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 
-from admin.tenancy import unix
-from admin.vault.states import RackEvent, RackState, next_state
-from voltcore import versioned
+from admin.vault.states import MACHINE, RackEvent, RackState
 from voltcore.db import Conn
-from voltcore.errors import NotFound
+from voltcore.rows import StateTable, columns, stateful
 
 # Serialises reservation: two orgs must never be given the same physical rack.
 RESERVATION_LOCK = 0x766F6C74_0005
 _ALPHABET = string.ascii_letters + string.digits
+
+
+@dataclass(frozen=True, slots=True)
+class Rack:
+    """A row of `vault_racks`: a tenant's reservation of one physical rack (`inventory_rack`).
+    `target_status` is the step a retry resumes (provisioning or releasing); `nodes` is what
+    the reconciler last observed of each node."""
+
+    id: str
+    org_id: str
+    inventory_rack: str
+    metro: str
+    rack_type: str
+    sovereignty: str | None
+    status: RackState
+    target_status: RackState | None
+    nodes: list[dict[str, Any]]
+    secrets_sealed: bytes | None
+    last_error: dict[str, Any] | None
+    conditions: list[dict[str, Any]]
+    attempts: int
+    version: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    ready_at: dt.datetime | None
+    released_at: dt.datetime | None
+
+    @classmethod
+    def from_record(cls, record: asyncpg.Record) -> Rack:
+        return stateful(cls, record, RackState)
+
+
+@dataclass(frozen=True, slots=True)
+class PhysicalRack:
+    """A row of `vault_inventory_racks`, from the operator's inventory file. `reference_values`
+    is PCR index -> the sha256 digests its boot chain may measure."""
+
+    name: str
+    metro: str
+    rack_type: str
+    country: str
+    endpoint: str
+    reference_values: dict[int, set[str]]
+    enabled: bool
+
+    @classmethod
+    def from_record(cls, record: asyncpg.Record) -> PhysicalRack:
+        values = record["reference_values"].items()
+        return columns(cls, record, reference_values={int(p): set(d) for p, d in values})
+
+
+@dataclass(frozen=True, slots=True)
+class PhysicalNode:
+    """A row of `vault_inventory_nodes`: a node's BMC (its admin password sealed) and its
+    attestation agent and key."""
+
+    id: str
+    rack: str
+    name: str
+    role: str
+    address: str
+    redfish_url: str
+    system_id: str
+    bmc_username: str
+    bmc_password_sealed: bytes
+    agent_url: str | None
+    ak_public_pem: str | None
+
+    @classmethod
+    def from_record(cls, record: asyncpg.Record) -> PhysicalNode:
+        return columns(cls, record)
+
+
+@dataclass(frozen=True, slots=True)
+class BmcAccount:
+    """A row of `vault_bmc_accounts`: one username on every BMC of the rack."""
+
+    id: str
+    org_id: str
+    rack_id: str
+    username: str
+    role: str
+    expires_at: dt.datetime
+
+    @classmethod
+    def from_record(cls, record: asyncpg.Record) -> BmcAccount:
+        return columns(cls, record)
+
+
+# `RACKS.apply(pool, rack, RackEvent.RELEASE, target=RackState.RELEASING)` is one transition;
+# `RACKS.record` writes observations (nodes, last_error) without one.
+RACKS: StateTable[Rack, RackState, RackEvent] = StateTable(
+    "vault_racks", MACHINE, Rack.from_record, noun="rack"
+)
 
 
 def new_id(prefix: str) -> str:
@@ -27,9 +122,9 @@ def new_id(prefix: str) -> str:
 
 async def free_rack(
     conn: Conn, *, metro: str, rack_type: str, country: str | None
-) -> asyncpg.Record | None:
+) -> PhysicalRack | None:
     """A physical rack that matches and that no reservation holds (call under the lock)."""
-    return await conn.fetchrow(
+    row = await conn.fetchrow(
         """SELECT i.* FROM vault_inventory_racks i
            WHERE i.enabled AND i.metro = $1 AND i.rack_type = $2
              AND ($3::text IS NULL OR i.country = $3)
@@ -40,59 +135,46 @@ async def free_rack(
         rack_type,
         country,
     )
+    return None if row is None else PhysicalRack.from_record(row)
 
 
 async def insert_rack(
-    conn: Conn, org_id: str, inventory: asyncpg.Record, sovereignty: str | None
-) -> asyncpg.Record:
+    conn: Conn, org_id: str, physical: PhysicalRack, sovereignty: str | None
+) -> Rack:
     row = await conn.fetchrow(
         """INSERT INTO vault_racks (id, org_id, inventory_rack, metro, rack_type, sovereignty,
                                     status)
            VALUES ($1, $2, $3, $4, $5, $6, 'requested') RETURNING *""",
         new_id("rack_"),
         org_id,
-        inventory["name"],
-        inventory["metro"],
-        inventory["rack_type"],
+        physical.name,
+        physical.metro,
+        physical.rack_type,
         sovereignty,
     )
     assert row is not None
-    return row
+    return Rack.from_record(row)
 
 
-async def get_rack(conn: Conn | asyncpg.Pool, org_id: str, rack_id: str) -> asyncpg.Record:
-    row = await conn.fetchrow(
-        "SELECT * FROM vault_racks WHERE org_id = $1 AND id = $2", org_id, rack_id
+async def physical_racks(
+    conn: Conn | asyncpg.Pool, names: Iterable[str]
+) -> dict[str, PhysicalRack]:
+    """By name; inventory racks are disabled, never deleted, so every rack's is there."""
+    rows = await conn.fetch(
+        "SELECT * FROM vault_inventory_racks WHERE name = ANY($1::text[])", list(set(names))
     )
-    if row is None:
-        raise NotFound(f"No such rack: '{rack_id}'.", param="rack_id")
-    return row
+    return {r["name"]: PhysicalRack.from_record(r) for r in rows}
 
 
-async def open_racks(pool: asyncpg.Pool) -> list[asyncpg.Record]:
-    return list(
-        await pool.fetch("SELECT * FROM vault_racks WHERE status <> 'released' ORDER BY created_at")
+async def inventory_rack(conn: Conn | asyncpg.Pool, name: str) -> PhysicalRack:
+    return (await physical_racks(conn, [name]))[name]
+
+
+async def inventory_nodes(conn: Conn | asyncpg.Pool, rack: str) -> list[PhysicalNode]:
+    rows = await conn.fetch(
+        "SELECT * FROM vault_inventory_nodes WHERE rack = $1 ORDER BY role, name", rack
     )
-
-
-async def inventory_rack(conn: Conn | asyncpg.Pool, name: str) -> asyncpg.Record:
-    row = await conn.fetchrow("SELECT * FROM vault_inventory_racks WHERE name = $1", name)
-    assert row is not None  # inventory racks are disabled, never deleted
-    return row
-
-
-async def inventory_nodes(conn: Conn | asyncpg.Pool, rack: str) -> list[asyncpg.Record]:
-    return list(
-        await conn.fetch(
-            "SELECT * FROM vault_inventory_nodes WHERE rack = $1 ORDER BY role, name", rack
-        )
-    )
-
-
-def distinct_bmcs(nodes: list[asyncpg.Record]) -> list[asyncpg.Record]:
-    """One node per BMC endpoint: accounts live on a BMC, and a multi-node chassis (or the
-    emulator) serves several systems from one."""
-    return list({n["redfish_url"]: n for n in reversed(nodes)}.values())
+    return [PhysicalNode.from_record(r) for r in rows]
 
 
 async def enrol_ak(pool: asyncpg.Pool, node_id: str, pem: str) -> None:
@@ -105,75 +187,40 @@ async def enrol_ak(pool: asyncpg.Pool, node_id: str, pem: str) -> None:
     )
 
 
-async def apply(
-    pool: asyncpg.Pool | Conn, rack: asyncpg.Record, event: RackEvent, **changes: Any
-) -> asyncpg.Record:
-    """Persist one transition (and field changes) if nobody moved the rack meanwhile; raises
-    Conflict otherwise, and the caller looks again."""
-    state = next_state(RackState(rack["status"]), event, rack["failed_in"])
-    return await versioned.update(
-        pool, "vault_racks", rack, changes, state=state.value, code="rack_changed"
-    )
-
-
-async def record(pool: asyncpg.Pool, rack: asyncpg.Record, **changes: Any) -> asyncpg.Record:
-    """Update observations (nodes, last_error) without a state change, guarded by the version
-    too, so a stale pass cannot overwrite a newer state's observations."""
-    return await versioned.update(pool, "vault_racks", rack, changes, code="rack_changed")
-
-
-def rack_object(row: asyncpg.Record, inventory: asyncpg.Record | None) -> dict[str, Any]:
-    """The API's view. The physical rack's name and BMC admin details are never shown."""
-    allocated = row["status"] not in (RackState.REQUESTED, RackState.RELEASED)
-    return {
-        "id": row["id"],
-        "object": "vault.rack",
-        "org_id": row["org_id"],
-        "status": row["status"],
-        "metro": row["metro"],
-        "rack_type": row["rack_type"],
-        "country": inventory["country"] if inventory is not None else None,
-        "sovereignty": row["sovereignty"],
-        "endpoint": inventory["endpoint"] if inventory is not None and allocated else None,
-        "nodes": row["nodes"],
-        "created_at": unix(row["created_at"]),
-        "ready_at": unix(row["ready_at"]),
-        "released_at": unix(row["released_at"]),
-        "last_error": row["last_error"],
-        "conditions": row["conditions"],
-    }
-
-
 async def insert_account(
-    pool: asyncpg.Pool, org_id: str, rack_id: str, role: str, expires_at: dt.datetime
-) -> asyncpg.Record:
-    account_id = new_id("bmcacct_")
+    pool: asyncpg.Pool, rack: Rack, role: str, expires_at: dt.datetime
+) -> BmcAccount:
     # Redfish user names are short on many BMCs (16 characters on iDRAC).
     username = "volt" + "".join(secrets.choice(string.ascii_lowercase) for _ in range(10))
     row = await pool.fetchrow(
         """INSERT INTO vault_bmc_accounts (id, org_id, rack_id, username, role, expires_at)
            VALUES ($1, $2, $3, $4, $5, $6) RETURNING *""",
-        account_id,
-        org_id,
-        rack_id,
+        new_id("bmcacct_"),
+        rack.org_id,
+        rack.id,
         username,
         role,
         expires_at,
     )
     assert row is not None
-    return row
+    return BmcAccount.from_record(row)
 
 
-async def accounts_to_delete(pool: asyncpg.Pool) -> list[asyncpg.Record]:
-    """Live accounts that expired or whose rack is being (or was) released."""
-    return list(
-        await pool.fetch(
-            """SELECT a.*, r.inventory_rack FROM vault_bmc_accounts a
-               JOIN vault_racks r ON r.id = a.rack_id
-               WHERE a.deleted_at IS NULL
-                 AND (a.expires_at <= now() OR r.status IN ('releasing', 'released'))"""
-        )
+async def expire_account(pool: asyncpg.Pool, account_id: str) -> None:
+    """Due now: the reconciler deletes it (whatever part of it was made) on every node."""
+    await pool.execute("UPDATE vault_bmc_accounts SET expires_at = now() WHERE id = $1", account_id)
+
+
+async def accounts_to_delete(pool: asyncpg.Pool) -> list[tuple[BmcAccount, str]]:
+    """Live accounts that expired or whose rack is being (or was) released, each with its
+    rack's physical rack."""
+    rows = await pool.fetch(
+        """SELECT a.*, r.inventory_rack FROM vault_bmc_accounts a
+           JOIN vault_racks r ON r.id = a.rack_id
+           WHERE a.deleted_at IS NULL
+             AND (a.expires_at <= now() OR r.status IN ('releasing', 'released'))"""
     )
+    return [(BmcAccount.from_record(r), r["inventory_rack"]) for r in rows]
 
 
 async def live_accounts(pool: asyncpg.Pool, rack_id: str) -> int:

@@ -18,7 +18,8 @@ from admin.forge.config import ForgeSettings
 from admin.forge.kube import Kube
 from admin.forge.plan import Manifest, managed_labels, node_label
 from admin.forge.reconciler import Reconciler
-from admin.forge.states import LeaseEvent
+from admin.forge.states import LeaseEvent, LeaseState
+from admin.forge.store import Lease
 from tests.admin.forge.conftest import A100, forge_settings
 from tests.support.kube import KubeCluster
 from voltcore.db import Pool
@@ -49,7 +50,7 @@ async def new_lease(db: Pool, duration_s: int = 3600) -> asyncpg.Record:
         "INSERT INTO orgs (id, name, tier, home_metro) VALUES ($1, 'T', 'standard', 'ams1')", org
     )
     async with db.acquire() as conn:
-        return await store.insert_lease(
+        lease = await store.insert_lease(
             conn,
             org,
             gpu_type=A100,
@@ -59,6 +60,9 @@ async def new_lease(db: Pool, duration_s: int = 3600) -> asyncpg.Record:
             placement={NODE: 1},
             price=1.29,
         )
+    row = await db.fetchrow("SELECT * FROM forge_leases WHERE id = $1", lease.id)
+    assert row is not None
+    return row
 
 
 async def converge(reconciler: Reconciler, db: Pool, lease_id: str, status: str) -> asyncpg.Record:
@@ -109,7 +113,9 @@ async def test_crash_mid_provisioning_resumes_without_duplicates_or_orphans(
     assert names(rbac.list_namespaced_role_binding(ns).items) == ["tenant"]
 
     # Crash in the middle of termination too; a fresh reconciler finishes it.
-    await store.apply(db, active, LeaseEvent.TERMINATE, end_reason="terminated")
+    await store.LEASES.apply(
+        db, Lease.from_record(active), LeaseEvent.TERMINATE, target=LeaseState.TERMINATED
+    )
     ended = await converge(Reconciler(db, kube, settings_), db, lease["id"], "terminated")
     assert ended["ended_at"] is not None
     assert kube.namespace_phase(ns) is None
@@ -167,7 +173,9 @@ async def test_unreachable_api_server_leaves_last_error_then_converges(
         cluster.start_apiserver()
     active = await converge(reconciler, db, lease["id"], "active")
     assert active["last_error"] is None
-    await store.apply(db, active, LeaseEvent.TERMINATE, end_reason="terminated")
+    await store.LEASES.apply(
+        db, Lease.from_record(active), LeaseEvent.TERMINATE, target=LeaseState.TERMINATED
+    )
     await converge(reconciler, db, lease["id"], "terminated")
 
 

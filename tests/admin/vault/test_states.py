@@ -9,18 +9,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from admin.vault.appkeys import _local_key
+from admin.vault.install import _local_key
 from admin.vault.sealing import Sealer, SealError, new_key
-from admin.vault.states import (
-    TRANSITIONS,
-    IllegalTransition,
-    RackEvent,
-    RackState,
-    next_state,
-    retry_delay,
-)
+from admin.vault.states import MACHINE, RackEvent, RackState, retry_delay
+from voltcore.statemachine import IllegalTransition
 
 S, E = RackState, RackEvent
+TRANSITIONS = MACHINE.transitions
+next_state = MACHINE.next
 
 
 def test_the_happy_path_and_release() -> None:
@@ -33,10 +29,10 @@ def test_the_happy_path_and_release() -> None:
 
 
 def test_a_retry_resumes_what_failed() -> None:
-    assert next_state(S.FAILED, E.RETRY, "provisioning") is S.PROVISIONING
-    assert next_state(S.FAILED, E.RETRY, "releasing") is S.RELEASING
-    assert next_state(S.FAILED, E.RELEASE, "provisioning") is S.RELEASING
-    assert next_state(S.FAILED, E.RELEASE, "releasing") is S.RELEASING
+    assert next_state(S.FAILED, E.RETRY, S.PROVISIONING) is S.PROVISIONING
+    assert next_state(S.FAILED, E.RETRY, S.RELEASING) is S.RELEASING
+    assert next_state(S.FAILED, E.RELEASE, S.PROVISIONING) is S.RELEASING
+    assert next_state(S.FAILED, E.RELEASE, S.RELEASING) is S.RELEASING
 
 
 def test_every_other_pair_is_refused_and_released_is_final() -> None:

@@ -6,20 +6,17 @@ import itertools
 
 import pytest
 
-from admin.forge.states import (
-    FINAL,
-    HOLDING,
-    IllegalTransition,
-    LeaseEvent,
-    LeaseState,
-    next_state,
-)
+from admin.forge.states import HOLDING, MACHINE, LeaseEvent, LeaseState
+from voltcore.statemachine import IllegalTransition
+
+FINAL = MACHINE.final
+next_state = MACHINE.next
 
 
 def test_every_pair_is_either_a_transition_or_refused() -> None:
     for state, event in itertools.product(LeaseState, LeaseEvent):
         try:
-            target = next_state(state, event, "expired")
+            target = next_state(state, event, LeaseState.EXPIRED)
         except IllegalTransition:
             continue
         assert state not in FINAL, "final states never move"
@@ -32,8 +29,8 @@ def test_happy_path_and_endings() -> None:
     assert s is LeaseState.ACTIVE
     s = next_state(s, LeaseEvent.EXPIRE)
     assert s is LeaseState.TERMINATING
-    assert next_state(s, LeaseEvent.CLEANED, "expired") is LeaseState.EXPIRED
-    assert next_state(s, LeaseEvent.CLEANED, "terminated") is LeaseState.TERMINATED
+    assert next_state(s, LeaseEvent.CLEANED, LeaseState.EXPIRED) is LeaseState.EXPIRED
+    assert next_state(s, LeaseEvent.CLEANED, LeaseState.TERMINATED) is LeaseState.TERMINATED
     with pytest.raises(IllegalTransition):
         next_state(LeaseState.TERMINATED, LeaseEvent.TERMINATE)
     assert HOLDING.isdisjoint(FINAL) and set(LeaseState) == HOLDING | FINAL

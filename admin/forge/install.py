@@ -1,0 +1,37 @@
+"""Forge in the admin app: its settings, routes and the cleanup context that runs its
+reconciler while the app runs."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from admin.forge import routes
+from admin.forge.appkeys import FORGE, FORGE_SETTINGS, Forge
+from admin.forge.config import ForgeSettings
+from admin.forge.kube import Kube
+from admin.forge.reconciler import Reconciler
+from voltcore.appkeys import POOL
+from voltcore.tasks import background
+
+
+def install(app: web.Application, settings: ForgeSettings | None = None) -> None:
+    """Usage: `install(app)` reads `VOLT_FORGE_*`; without a kubeconfig Forge answers 503."""
+    app[FORGE_SETTINGS] = settings or ForgeSettings()
+    app.cleanup_ctx.append(forge_ctx)
+    app.router.add_routes(routes.routes)
+
+
+async def forge_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Without a kubeconfig Forge stays off and its endpoints answer 503."""
+    settings = app[FORGE_SETTINGS]
+    if settings.kubeconfig is None:
+        yield
+        return
+    kube = Kube(settings.kubeconfig)
+    reconciler = Reconciler(app[POOL], kube, settings)
+    app[FORGE] = Forge(settings, kube, reconciler.wake)
+    async with background(reconciler.run(), name="forge-reconciler"):
+        yield
+    kube.close()
