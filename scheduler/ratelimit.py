@@ -20,10 +20,13 @@ class WindowLimiter:
             if len(self._events) >= self.max_keys:
                 self._forget(now)
             events = self._events[key] = deque()
-        while events and events[0] <= now - self.window_s:
+        start = now - self.window_s
+        while events and events[0] <= start:
             events.popleft()
         if len(events) >= self.limit:
-            return events[0] + self.window_s - now
+            # Measured from the same `start`: the oldest event is after it, so the wait is
+            # never 0 (`events[0] + window_s - now` can round to 0.0, a refusal saying "now").
+            return events[0] - start
         events.append(now)
         return None
 
