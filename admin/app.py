@@ -4,18 +4,15 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from admin.console.install import install_signin
-from admin.finetune import files as ft_files
-from admin.finetune import jobs as ft_jobs
-from admin.finetune.appkeys import install as install_finetune
-from admin.finetune.config import FinetuneSettings
-from admin.forge import routes as forge
-from admin.forge.appkeys import FORGE_SETTINGS, forge_ctx
+from admin.console.install import install as install_console
+from admin.finetune.install import install as install_finetune
 from admin.forge.config import ForgeSettings
+from admin.forge.install import install as install_forge
 from admin.routes import api_keys, audit, orgs, usage
-from admin.vault import routes as vault
-from admin.vault.appkeys import VAULT_SETTINGS, vault_ctx
+from admin.signin.install import install as install_signin
 from admin.vault.config import VaultSettings
+from admin.vault.install import install as install_vault
+from finetune.config import FinetuneSettings
 from voltcore.config import Settings
 from voltcore.service import base_app
 
@@ -27,12 +24,12 @@ def install(
     vault_settings: VaultSettings | None = None,
 ) -> None:
     """Add the control plane's routes (and the Forge and Vault reconcilers) to a Volt app."""
-    app[FORGE_SETTINGS] = forge_settings or ForgeSettings()
-    app[VAULT_SETTINGS] = vault_settings or VaultSettings()
-    app.cleanup_ctx.extend([forge_ctx, vault_ctx])
+    install_forge(app, forge_settings)
+    install_vault(app, vault_settings)
     install_finetune(app, finetune_settings)
     install_signin(app)
-    for module in (orgs, api_keys, usage, audit, forge, vault, ft_files, ft_jobs):
+    install_console(app)
+    for module in (orgs, api_keys, usage, audit):
         app.router.add_routes(module.routes)
 
 

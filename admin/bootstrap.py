@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import asyncpg
 
 from admin import tenancy
-from voltcore.keys import ALL_SCOPES
 from voltcore.config import Tier
 from voltcore.ids import spiffe_id
+from voltcore.keys import ALL_SCOPES
 
 
 @dataclass(frozen=True)

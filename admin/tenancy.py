@@ -9,12 +9,12 @@ from typing import Any
 
 import asyncpg
 
-from voltcore.keys import generate_key, hash_key, redact
-from voltcore.principal import key_status
 from voltcore.config import Tier
 from voltcore.db import Conn
 from voltcore.errors import Conflict, NotFound
 from voltcore.ids import new_id, spiffe_id
+from voltcore.keys import generate_key, hash_key, redact
+from voltcore.principal import key_status
 
 
 def unix(t: dt.datetime | None) -> int | None:

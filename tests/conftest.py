@@ -12,6 +12,7 @@ import aiohttp
 import pytest
 import pytest_asyncio
 from aiohttp import web
+from hypothesis import settings as hypothesis_settings
 
 from admin.app import create_app
 from admin.bootstrap import bootstrap_org
@@ -21,6 +22,10 @@ from tests.support.openapi import Spec
 from tests.support.spark import api, spark  # noqa: F401 (as above)
 from voltcore.config import Settings
 from voltcore.db import EmbeddedPostgres, Pool, create_pool, migrate
+
+# Property tests check logic, not speed: on a busy 2-core CI machine a slow example is no bug.
+hypothesis_settings.register_profile("volt", deadline=None)
+hypothesis_settings.load_profile("volt")
 
 
 @pytest.fixture(scope="session")

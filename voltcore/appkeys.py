@@ -8,11 +8,11 @@ from aiohttp import web
 from asyncpg import Pool
 
 from voltcore.audit import AuditWriter
-from voltcore.keyuse import KeyUseRecorder
-from voltcore.principal import Principal
 from voltcore.config import Settings
 from voltcore.keycache import KeyAuthenticator
+from voltcore.keyuse import KeyUseRecorder
 from voltcore.metrics import Metrics
+from voltcore.principal import Principal
 from voltcore.usage import UsageWriter
 
 SETTINGS = web.AppKey("settings", Settings)

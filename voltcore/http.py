@@ -24,7 +24,6 @@ from voltcore.appkeys import (
     SETTINGS,
 )
 from voltcore.audit import AuditEntry
-from voltcore.principal import bearer_token
 from voltcore.errors import (
     AuthenticationFailed,
     InternalError,
@@ -34,6 +33,7 @@ from voltcore.errors import (
     UnsupportedMediaType,
     VoltError,
 )
+from voltcore.principal import bearer_token
 
 log = logging.getLogger("volt.http")
 access_log = logging.getLogger("volt.access")

@@ -14,7 +14,7 @@ import contextlib
 import datetime as dt
 import logging
 import time
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 
@@ -27,14 +27,23 @@ log = logging.getLogger(__name__)
 CHANNEL = "volt_api_keys"
 
 
-async def load_access_token(pool: asyncpg.Pool, secret_hash: bytes) -> KeyRecord | None:
-    """Only access tokens: a refresh token is good at the token endpoint and nowhere else."""
-    row = await pool.fetchrow(
-        """SELECT t.id, t.org_id, o.tier, t.scopes, t.expires_at, t.revoked_at
-           FROM oauth_tokens t JOIN orgs o ON o.id = t.org_id
-           WHERE t.token_hash = $1 AND t.kind = 'access'""",
-        secret_hash,
+# What authentication reads of a credential. Only access tokens are loaded from oauth_tokens:
+# a refresh token is good at the token endpoint and nowhere else.
+_LOAD = {
+    "api_key": """SELECT k.id, k.org_id, o.tier, k.scopes, k.expires_at, k.revoked_at
+                  FROM api_keys k JOIN orgs o ON o.id = k.org_id WHERE k.secret_hash = $1""",
+    "oauth_token": """SELECT t.id, t.org_id, o.tier, t.scopes, t.expires_at, t.revoked_at
+                      FROM oauth_tokens t JOIN orgs o ON o.id = t.org_id
+                      WHERE t.token_hash = $1 AND t.kind = 'access'""",
+}
+
+
+async def load_record(pool: asyncpg.Pool, key: str) -> KeyRecord | None:
+    """The database's record of a key or access token (by its hash), or None."""
+    kind: Literal["api_key", "oauth_token"] = (
+        "oauth_token" if key.startswith(ACCESS_TOKEN_PREFIX) else "api_key"
     )
+    row = await pool.fetchrow(_LOAD[kind], hash_key(key))
     if row is None:
         return None
     return KeyRecord(
@@ -44,27 +53,8 @@ async def load_access_token(pool: asyncpg.Pool, secret_hash: bytes) -> KeyRecord
         frozenset(row["scopes"]),
         row["expires_at"],
         row["revoked_at"],
-        kind="oauth_token",
+        kind=kind,
     )
-
-
-async def load_key(pool: asyncpg.Pool, secret_hash: bytes) -> KeyRecord | None:
-    row = await pool.fetchrow(
-        """SELECT k.id, k.org_id, o.tier, k.scopes, k.expires_at, k.revoked_at
-           FROM api_keys k JOIN orgs o ON o.id = k.org_id WHERE k.secret_hash = $1""",
-        secret_hash,
-    )
-    if row is None:
-        return None
-    return KeyRecord(
-        row["id"],
-        row["org_id"],
-        row["tier"],
-        frozenset(row["scopes"]),
-        row["expires_at"],
-        row["revoked_at"],
-    )
-
 
 
 class KeyAuthenticator:
@@ -110,8 +100,7 @@ class KeyAuthenticator:
         if record is None:
             # OAuth access tokens live in their own table; both kinds share this cache and its
             # invalidation channel (the token table's trigger notifies with the token id).
-            load = load_access_token if key.startswith(ACCESS_TOKEN_PREFIX) else load_key
-            record = await load(self._pool, digest)
+            record = await load_record(self._pool, key)
             if record is not None and self._listening:
                 if len(self._cache) >= self._max:
                     self._cache.clear()

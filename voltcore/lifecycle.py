@@ -11,10 +11,10 @@ from aiohttp import web
 
 from voltcore.appkeys import AUDIT, AUTHENTICATOR, KEY_USE, METRICS, POOL, SETTINGS, USAGE
 from voltcore.audit import AuditWriter
-from voltcore.keyuse import KeyUseRecorder
 from voltcore.config import Settings
 from voltcore.db import EmbeddedPostgres, Pool, create_pool, migrate
 from voltcore.keycache import KeyAuthenticator
+from voltcore.keyuse import KeyUseRecorder
 from voltcore.usage import UsageWriter
 
 log = logging.getLogger(__name__)

@@ -57,7 +57,8 @@ class StateMachine(Generic[S, E]):
         self.states: frozenset[S] = self.stable | self.in_progress
         # Declared, so checked when the table is built rather than found out in production.
         if self.stable & self.in_progress:
-            raise ValueError(f"states both stable and in progress: {self.stable & self.in_progress}")
+            both = self.stable & self.in_progress
+            raise ValueError(f"states both stable and in progress: {both}")
         if not self.final <= self.stable:
             raise ValueError(f"final states must be stable: {self.final - self.stable}")
         used = {s for s, _ in self.transitions} | {
@@ -86,7 +87,7 @@ class StateMachine(Generic[S, E]):
         except KeyError:
             raise IllegalTransition(f"{event.value} is not allowed in {state.value}") from None
         if after is not TARGET:
-            return after  # type: ignore[return-value]
+            return after
         if target is None or target not in self.targets:
             raise IllegalTransition(
                 f"{event.value} in {state.value} needs a target among "

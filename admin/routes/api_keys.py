@@ -9,11 +9,11 @@ from pydantic import Field
 
 from admin import tenancy
 from voltcore.appkeys import AUTHENTICATOR, POOL, PRINCIPAL
-from voltcore.keys import ALL_SCOPES, Scope
-from voltcore.principal import Principal
 from voltcore.errors import InvalidRequest, PermissionDenied
 from voltcore.http import json_response
+from voltcore.keys import ALL_SCOPES, Scope
 from voltcore.pagination import ListParams, keyset_page, list_object
+from voltcore.principal import Principal
 from voltcore.validation import RequestModel, parse_query, read_json
 
 routes = web.RouteTableDef()
