@@ -55,5 +55,6 @@ MACHINE: StateMachine[LeaseState, LeaseEvent] = StateMachine(
     # Why the lease was ended: terminate records terminated, expire records expired.
     targets={S.TERMINATED, S.EXPIRED},
 )
-# States whose GPUs are held: placement must count them.
-HOLDING = frozenset({S.PENDING, S.PROVISIONING, S.ACTIVE, S.TERMINATING})
+# States whose GPUs are held, which placement must count: every one before the lease has ended
+# (a terminating lease's namespace, and so its pods, may still be there).
+HOLDING = MACHINE.open
