@@ -1,4 +1,4 @@
-"""The fine-tuning job state machine as a table: `(state, event) -> state`. Pure; `store.apply`
+"""The fine-tuning job state machine as a table: `(state, event) -> state`. Pure; `store.JOBS.apply`
 persists a transition with the row version in one transaction.
 
     validating_files -> queued -> running -> succeeded

@@ -12,11 +12,10 @@ from typing import Any, TypeAlias
 import asyncpg
 
 from finetune.states import MACHINE, JobEvent, JobState
-from voltcore import versioned
 from voltcore.db import Conn
 from voltcore.errors import InvalidRequest, NotFound
 from voltcore.ids import random_base62
-from voltcore.rows import columns
+from voltcore.rows import StateTable, columns
 
 # A pool, or a connection inside a transaction.
 Db: TypeAlias = "asyncpg.Pool | Conn"
@@ -144,27 +143,16 @@ async def insert_job(db: Db, org_id: str, job_id: str, **fields: Any) -> Job:
     return Job.from_record(row)
 
 
-async def get_job(db: Db, org_id: str, job_id: str) -> Job:
-    row = await db.fetchrow("SELECT * FROM ft_jobs WHERE org_id = $1 AND id = $2", org_id, job_id)
-    if row is None:
-        raise NotFound(f"No such fine-tuning job: '{job_id}'.", param="job_id")
-    return Job.from_record(row)
-
-
-async def apply(db: Db, job: Job, event: JobEvent, **changes: Any) -> Job:
-    """Persist one transition (and field changes) if nobody moved the job meanwhile;
-    VersionConflict otherwise (the caller looks again)."""
-    state = MACHINE.next(job.status, event)
-    row = await versioned.update(
-        db,
-        "ft_jobs",
-        job,
-        changes,
-        state=state.value,
-        also=["finished_at = now()"] if state in MACHINE.final else [],
-        code="job_changed",
-    )
-    return Job.from_record(row)
+# `JOBS.get(db, org_id, job_id)` is an org's job or a 404; `JOBS.apply(db, job, event,
+# **changes)` one transition, stamping `finished_at` when the job ends.
+JOBS: StateTable[Job, JobState, JobEvent] = StateTable(
+    "ft_jobs",
+    MACHINE,
+    Job.from_record,
+    noun="job",
+    label="fine-tuning job",
+    stamp_final="finished_at",
+)
 
 
 async def lock_next(conn: Conn, state: JobState) -> Job | None:
@@ -183,7 +171,7 @@ async def claim(pool: asyncpg.Pool, worker: str) -> Job | None:
         job = await lock_next(conn, JobState.QUEUED)
         if job is None:
             return None
-        return await apply(
+        return await JOBS.apply(
             conn,
             job,
             JobEvent.CLAIM,

@@ -111,7 +111,7 @@ class Worker:
             try:
                 async with self.pool.acquire() as conn, conn.transaction():
                     if retry:
-                        job = await store.apply(
+                        job = await store.JOBS.apply(
                             conn, job, JobEvent.REQUEUE, worker=None, heartbeat_at=None
                         )
                         message = (
@@ -120,7 +120,7 @@ class Worker:
                         )
                     else:
                         message = f"The worker stopped responding {job.attempts} times; giving up."
-                        job = await store.apply(
+                        job = await store.JOBS.apply(
                             conn,
                             job,
                             JobEvent.FAIL,
@@ -191,11 +191,11 @@ class Worker:
             try:
                 prepared = await asyncio.to_thread(self.prepare, job)
             except JobError as err:
-                job = await store.apply(conn, job, JobEvent.REJECT, error=err.error())
+                job = await store.JOBS.apply(conn, job, JobEvent.REJECT, error=err.error())
                 await store.add_event(conn, job, f"Validation failed: {err.message}", level="error")
                 return True
             resolved = plan.resolve(job.hyperparameters, len(prepared.train))
-            job = await store.apply(
+            job = await store.JOBS.apply(
                 conn,
                 job,
                 JobEvent.VALIDATED,
@@ -311,12 +311,14 @@ class Worker:
     async def _finish(self, job: Job, event: JobEvent, message: str, **changes: Any) -> None:
         try:
             async with self.pool.acquire() as conn, conn.transaction():
-                current = await store.get_job(conn, job.org_id, job.id)
+                current = await store.JOBS.get(conn, job.org_id, job.id)
                 if current.status is not JobState.RUNNING or current.worker != self.name:
                     return  # cancelled or handed on meanwhile: not ours to end
                 if event is JobEvent.REQUEUE:
                     changes.update(worker=None, heartbeat_at=None)
-                current = await store.apply(conn, current, event, estimated_finish=None, **changes)
+                current = await store.JOBS.apply(
+                    conn, current, event, estimated_finish=None, **changes
+                )
                 level = "error" if event is JobEvent.FAIL else "info"
                 await store.add_event(conn, current, message, level=level)
         except Conflict:
@@ -328,10 +330,10 @@ class Worker:
         registered = False
         try:
             async with self.pool.acquire() as conn, conn.transaction():
-                current = await store.get_job(conn, job.org_id, job.id)
+                current = await store.JOBS.get(conn, job.org_id, job.id)
                 if current.status is JobState.RUNNING and current.worker == self.name:
                     await store.register_model(conn, current, model, key)
-                    current = await store.apply(
+                    current = await store.JOBS.apply(
                         conn,
                         current,
                         JobEvent.SUCCEED,

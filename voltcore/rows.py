@@ -1,6 +1,7 @@
 """Typed rows at a store's boundary: `columns` builds a store's frozen dataclass from a Record
 (`stateful` one with a state and a target), and `StateTable` holds what every table of
-org-owned rows that move through a state machine (leases, racks) does the same way: an org's
+org-owned rows that move through a state machine (leases, racks, fine-tuning jobs) does the
+same way: an org's
 row by id (404 otherwise), the open rows a reconciler works on, and `apply`, the one place an
 event becomes a version-guarded UPDATE (`voltcore.versioned.update`) that also records the
 row's target.
@@ -18,7 +19,7 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast, runtime_checkable
 
 import asyncpg
 
@@ -58,13 +59,18 @@ def stateful(cls: type[D], record: asyncpg.Record, states: type[S], **parsed: An
 
 
 class Stateful(Versioned, Protocol[S_co]):
-    """A typed row that moves through a state machine: its state and its recorded target."""
+    """A typed row that moves through a state machine."""
 
     @property
     def status(self) -> S_co: ...
 
+
+@runtime_checkable
+class Targeted(Protocol):
+    """A row that also records its target (leases, racks): where a TARGET transition ends."""
+
     @property
-    def target_status(self) -> S_co | None: ...
+    def target_status(self) -> StrEnum | None: ...
 
 
 @dataclass(frozen=True)
@@ -73,6 +79,10 @@ class StateTable(Generic[R, S, E]):
     machine: StateMachine[S, E]
     parse: Callable[[asyncpg.Record], R]
     noun: str  # names the row in a 404 ("No such lease") and in its parameter ("lease_id")
+    # What a 404 calls the row, where that is more than the noun ("fine-tuning job").
+    label: str | None = None
+    # A column stamped with the time of the transition into a final state ("finished_at").
+    stamp_final: str | None = None
 
     @property
     def code(self) -> str:
@@ -85,7 +95,8 @@ class StateTable(Generic[R, S, E]):
             f"SELECT * FROM {self.table} WHERE org_id = $1 AND id = $2", org_id, row_id
         )
         if row is None:
-            raise NotFound(f"No such {self.noun}: '{row_id}'.", param=f"{self.noun}_id")
+            label = self.label or self.noun
+            raise NotFound(f"No such {label}: '{row_id}'.", param=f"{self.noun}_id")
         return self.parse(row)
 
     async def open(self, db: asyncpg.Pool | Conn) -> list[R]:
@@ -103,12 +114,21 @@ class StateTable(Generic[R, S, E]):
         raises VersionConflict otherwise, and the caller looks again. `target` records where
         a later transition that the table says TARGET ends (why a lease ends, what a failed
         rack's retry resumes); such a transition ends in the row's recorded target."""
-        recorded = target if target is not None else cast("S | None", row.target_status)
+        recorded = target
+        if recorded is None and isinstance(row, Targeted):
+            recorded = cast("S | None", row.target_status)
         state = self.machine.next(cast(S, row.status), event, target=recorded)
         if target is not None:
             changes["target_status"] = target.value
+        stamp = self.stamp_final is not None and state in self.machine.final
         updated = await versioned.update(
-            db, self.table, row, changes, state=state.value, code=self.code
+            db,
+            self.table,
+            row,
+            changes,
+            state=state.value,
+            also=[f"{self.stamp_final} = now()"] if stamp else [],
+            code=self.code,
         )
         return self.parse(updated)
 

@@ -49,7 +49,7 @@ def assignments(changes: dict[str, Any], first: int) -> tuple[list[str], list[An
 async def update(
     db: asyncpg.Pool | Conn,
     table: str,
-    row: asyncpg.Record | Versioned,
+    row: Versioned,
     changes: dict[str, Any],
     *,
     state: str | None = None,
@@ -58,14 +58,9 @@ async def update(
 ) -> asyncpg.Record:
     """Write `changes` (and `state`, which bumps the version) if the row is still the version
     the caller read; `also` holds extra SQL assignments such as `finished_at = now()`. `row`
-    is a Record or a store's typed row; the answer is the updated Record, for the store to
-    parse again."""
+    is a store's typed row; the answer is the updated Record, for the store to parse again."""
     fixed = ["updated_at = now()", *also]
-    if isinstance(row, asyncpg.Record):
-        ident, version = row["id"], row["version"]
-    else:
-        ident, version = row.id, row.version
-    args: list[Any] = [ident, version]
+    args: list[Any] = [row.id, row.version]
     if state is not None:
         fixed += [f"status = ${len(args) + 1}", "version = version + 1"]
         args.append(state)
@@ -77,7 +72,7 @@ async def update(
         *values,
     )
     if updated is None:
-        raise VersionConflict(f"{ident} changed concurrently.", code=code)
+        raise VersionConflict(f"{row.id} changed concurrently.", code=code)
     return updated
 
 

@@ -193,7 +193,7 @@ async def list_jobs(request: web.Request) -> web.Response:
 
 
 async def _job(request: web.Request) -> Job:
-    return await store.get_job(
+    return await store.JOBS.get(
         request.app[POOL], request[PRINCIPAL].org_id, request.match_info["job_id"]
     )
 
@@ -214,7 +214,7 @@ async def cancel_job(request: web.Request) -> web.Response:
                 code="job_not_cancellable",
             )
         async with pool.acquire() as conn, conn.transaction():
-            job = await store.apply(conn, job, JobEvent.CANCEL)
+            job = await store.JOBS.apply(conn, job, JobEvent.CANCEL)
             await store.add_event(conn, job, "Job cancelled by request.")
         return job
 

@@ -20,4 +20,4 @@ async def _cancel_open_jobs(pool: Pool) -> AsyncIterator[None]:
         "SELECT * FROM ft_jobs WHERE status = ANY($1::text[])", list(MACHINE.open)
     )
     for row in rows:
-        await store.apply(pool, Job.from_record(row), JobEvent.CANCEL)
+        await store.JOBS.apply(pool, Job.from_record(row), JobEvent.CANCEL)
