@@ -9,7 +9,6 @@ import base64
 import datetime
 import ipaddress
 import shutil
-import socket
 import ssl
 import subprocess
 import time
@@ -24,6 +23,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from tests.support.ports import free_ports
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -34,19 +35,6 @@ def build_or_locate() -> Path:
         [str(REPO / "scripts" / "kubernetes.sh")], stdout=subprocess.PIPE, text=True, check=True
     ).stdout
     return Path(out.strip().splitlines()[-1])
-
-
-def _free_ports(n: int) -> list[int]:
-    # All bound at once so that they differ; released before the servers bind them, a race that
-    # is harmless on a test machine.
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [int(s.getsockname()[1]) for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 def _pem(key: rsa.RSAPrivateKey) -> bytes:
@@ -118,7 +106,7 @@ class KubeCluster:
         self.bin_dir = bin_dir
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.etcd_port, self.peer_port, self.api_port = _free_ports(3)
+        self.etcd_port, self.peer_port, self.api_port = free_ports(3)
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
         self._logs: dict[str, IO[bytes]] = {}
 

@@ -14,12 +14,7 @@ from pathlib import Path
 import bcrypt
 
 from tests.support.account_service import Accounts, AccountService
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.support.ports import free_port
 
 
 class RedfishEmulator:
@@ -30,8 +25,8 @@ class RedfishEmulator:
         self, workdir: Path, *, nodes: int, username: str = "admin", password: str = "admin-secret"
     ) -> None:
         self.dir = workdir
-        self.port = _free_port()
-        self.emulator_port = _free_port()
+        self.port = free_port()
+        self.emulator_port = free_port()
         self.username, self.password = username, password
         self.systems = [str(uuid.uuid4()) for _ in range(nodes)]
         self._proc: subprocess.Popen[bytes] | None = None

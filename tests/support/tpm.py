@@ -9,6 +9,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from tests.support.ports import free_port
+
 # What a node's firmware and bootloader measure on a good boot (PCR, data, description).
 BOOT = [
     (0, b"UEFI firmware 1.4.2", "firmware"),
@@ -27,19 +29,6 @@ def reference_values() -> dict[int, set[str]]:
     return ref
 
 
-def _free_pair() -> int:
-    """A port P with P+1 also free: swtpm takes both (server and control)."""
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
-        try:
-            socket.create_server(("127.0.0.1", port + 1)).close()
-            return port
-        except OSError:
-            continue
-
-
 class SoftTpm:
     """Usage: `with SoftTpm(tmp) as tpm: TpmAgent("swtpm", tpm.tcti_config)`."""
 
@@ -47,7 +36,7 @@ class SoftTpm:
         if shutil.which("swtpm") is None:
             raise RuntimeError("swtpm is not installed (scripts/system-packages.sh installs it)")
         self.state = state_dir
-        self.port = _free_pair()
+        self.port = free_port(span=2)
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property

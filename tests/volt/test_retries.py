@@ -14,6 +14,7 @@ import pytest_asyncio
 from inference.appkeys import SPARK_METRICS
 from scheduler.admission import Admission, Limits
 from tests.conftest import MakeOrg
+from tests.support.ports import free_port
 from tests.support.spark import TINY, Spark
 from tests.volt.conftest import sync
 from tests.volt.flaky import Answer, Flaky, flaky_server
@@ -97,7 +98,7 @@ async def test_dropped_connections_are_retried(flaky: Flaky) -> None:
     assert lease.id == "lease_x" and len(flaky.attempts) == 2
     assert len({a.headers["Idempotency-Key"] for a in flaky.attempts}) == 1
 
-    closed = f"http://127.0.0.1:{_closed_port()}"
+    closed = f"http://127.0.0.1:{free_port()}"
     with (
         Volt(base_url=closed, api_key="k", max_retries=1) as client,
         pytest.raises(APIConnectionError) as caught,
@@ -116,14 +117,6 @@ async def test_timeouts_are_retried_then_raised(flaky: Flaky) -> None:
         # A per-client override: a longer timeout and no retries.
         patient = client.with_options(timeout=5, max_retries=0)
         assert (await patient.forge.leases.retrieve("lease_x")).id == "lease_x"
-
-
-def _closed_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_retry_after_forms() -> None:
