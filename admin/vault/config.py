@@ -22,6 +22,9 @@ class VaultSettings(BaseSettings):
     # A failed rack is retried after retry_base_s, doubling per attempt up to retry_max_s.
     retry_base_s: float = 5.0
     retry_max_s: float = 300.0
+    # How long a BMC is given to land a power change before it is asked again (real BMCs take
+    # seconds to a minute; the emulator up to 11 s).
+    power_wait_s: float = 30.0
     # Minted BMC accounts: the Redfish role (least privilege that can still power-cycle and
     # set boot devices) and the longest lifetime this deployment allows (at most a day).
     bmc_role: str = "Operator"

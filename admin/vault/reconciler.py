@@ -30,6 +30,7 @@ from admin.vault.bmcs import distinct_bmcs, on_bmcs
 from admin.vault.config import VaultSettings
 from admin.vault.inventory import Inventory
 from admin.vault.inventory import sync as sync_inventory
+from admin.vault.power import PowerRequests
 from admin.vault.redfish import Bmc, BmcError, NodeObservation
 from admin.vault.sealing import Sealer
 from admin.vault.states import RackEvent, RackState, retry_delay
@@ -86,6 +87,7 @@ class Reconciler:
         self.service = service
         self._loop = Loop("vault", self.reconcile_once, settings.reconcile_interval_s)
         self._inventory_seen: tuple[int, int] | None = None
+        self._power = PowerRequests(settings.power_wait_s)
 
     def wake(self) -> None:
         self._loop.wake()
@@ -162,15 +164,23 @@ class Reconciler:
     async def _each_node(
         self,
         rack: Rack,
-        act: Callable[[Bmc, str], NodeObservation],
+        act: Callable[..., NodeObservation],
+        power: str,
         done: Callable[[NodeObservation], bool],
         busy: str,
         finished: str,
     ) -> tuple[bool, list[dict[str, Any]]]:
-        """Run `act` on every node's BMC (in threads, nodes in parallel); True when every node
-        reads back `done`. Raises NodeFailed with every node's view if any BMC failed."""
+        """Run `act(bmc, system_id, ask=...)`, which drives a node to `power`, on every node's
+        BMC (in threads, nodes in parallel); True when every node reads back `done`. Raises
+        NodeFailed with every node's view if any BMC failed."""
         nodes = await store.inventory_nodes(self.pool, rack.inventory_rack)
-        results = await on_bmcs(self.sealer, nodes, lambda bmc, node: act(bmc, node.system_id))
+
+        def one(bmc: Bmc, node: PhysicalNode) -> NodeObservation:
+            return self._power.drive(
+                node.system_id, power, lambda ask: act(bmc, node.system_id, ask=ask)
+            )
+
+        results = await on_bmcs(self.sealer, nodes, one)
         views, first_error = [], None
         for node, result in zip(nodes, results, strict=True):
             if isinstance(result, BmcError):
@@ -192,6 +202,7 @@ class Reconciler:
         ready, views = await self._each_node(
             rack,
             Bmc.ensure_provisioning_boot,
+            "On",
             lambda seen: seen.booted_for_provisioning,
             "provisioning",
             "ready",
@@ -215,7 +226,12 @@ class Reconciler:
         if await store.live_accounts(self.pool, rack.id):
             return  # a BMC kept an account: try again next pass
         off, views = await self._each_node(
-            rack, Bmc.power_off, lambda seen: seen.power_state == "Off", "releasing", "released"
+            rack,
+            Bmc.power_off,
+            "Off",
+            lambda seen: seen.power_state == "Off",
+            "releasing",
+            "released",
         )
         if not off:
             if views != rack.nodes:

@@ -90,13 +90,14 @@ class Bmc:
         except sushy_errors.SushyError as err:
             raise _translate(err) from None
 
-    def ensure_provisioning_boot(self, system_id: str) -> NodeObservation:
+    def ensure_provisioning_boot(self, system_id: str, *, ask: bool = True) -> NodeObservation:
         """Network boot (PXE, once) into the installer, then power on. A node already on with
         PXE set is left alone; one that is on without it is not touched either, since power
-        cycling a running node is a decision for an operator, not for a retry."""
+        cycling a running node is a decision for an operator, not for a retry. With `ask`
+        False a node that is off is only observed (a power-on asked for earlier is landing)."""
         try:
             system = self._system(system_id)
-            if system.power_state != sushy.PowerState.ON:
+            if system.power_state != sushy.PowerState.ON and ask:
                 if system.boot.target != sushy.BootSource.PXE:
                     system.set_system_boot_options(
                         sushy.BootSource.PXE, enabled=sushy.BootSourceOverrideEnabled.ONCE
@@ -107,11 +108,12 @@ class Bmc:
         except sushy_errors.SushyError as err:
             raise _translate(err) from None
 
-    def power_off(self, system_id: str) -> NodeObservation:
-        """Hard power off (the tenant's OS is not ours to shut down gracefully on release)."""
+    def power_off(self, system_id: str, *, ask: bool = True) -> NodeObservation:
+        """Hard power off (the tenant's OS is not ours to shut down gracefully on release);
+        `ask` as for `ensure_provisioning_boot`."""
         try:
             system = self._system(system_id)
-            if system.power_state != sushy.PowerState.OFF:
+            if system.power_state != sushy.PowerState.OFF and ask:
                 system.reset_system(sushy.ResetType.FORCE_OFF)
                 system.refresh()
             return _observation(system_id, system)

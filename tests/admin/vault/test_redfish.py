@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from admin.vault.power import PowerRequests
 from admin.vault.redfish import Bmc, BmcError, NodeObservation
 from tests.support.redfish import RedfishEmulator
 
@@ -59,3 +60,23 @@ def test_refused_and_unreachable_bmcs_have_stable_codes(emulator: RedfishEmulato
     emulator.start()  # the BMC comes back: the same call converges
     bmc.ensure_provisioning_boot(emulator.systems[0])
     assert wait_on(bmc, emulator.systems[0]).booted_for_provisioning
+
+
+def test_a_node_asked_on_every_pass_is_asked_once_and_powers_on(
+    emulator: RedfishEmulator,
+) -> None:
+    # The emulator, like a slow BMC, restarts its 1-11 s power-on clock on every request: a
+    # reconciler that asked again on each pass would keep a node off for minutes.
+    bmc = Bmc(emulator.url, emulator.username, emulator.password)
+    system, asks = emulator.systems[0], []
+
+    def call(ask: bool) -> NodeObservation:
+        asks.append(ask)
+        return bmc.ensure_provisioning_boot(system, ask=ask)
+
+    power = PowerRequests(wait_s=30)
+    deadline = time.monotonic() + 20
+    while not power.drive(system, "On", call).booted_for_provisioning:
+        assert time.monotonic() < deadline, asks
+        time.sleep(0.1)
+    assert asks.count(True) == 1, asks
