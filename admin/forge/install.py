@@ -1,8 +1,9 @@
 """Forge in the admin app: its settings, routes and the cleanup context that runs its
-reconciler while the app runs."""
+reconciler (and, when configured, its admission webhook) while the app runs."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -12,6 +13,7 @@ from admin.forge.appkeys import FORGE, FORGE_SETTINGS, Forge
 from admin.forge.config import ForgeSettings
 from admin.forge.kube import Kube
 from admin.forge.reconciler import Reconciler
+from admin.forge.webhook import serving, webhook_tls
 from voltcore.appkeys import POOL
 from voltcore.tasks import background
 
@@ -30,8 +32,14 @@ async def forge_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
         return
     kube = Kube(settings.kubeconfig)
-    reconciler = Reconciler(app[POOL], kube, settings)
-    app[FORGE] = Forge(settings, kube, reconciler.wake)
-    async with background(reconciler.run(), name="forge-reconciler"):
-        yield
+    async with contextlib.AsyncExitStack() as stack:
+        ca = None
+        if settings.webhook_port is not None:
+            tls = webhook_tls(settings)
+            await stack.enter_async_context(serving(settings, tls))
+            ca = tls.ca_pem
+        reconciler = Reconciler(app[POOL], kube, settings, webhook_ca=ca)
+        app[FORGE] = Forge(settings, kube, reconciler.wake)
+        async with background(reconciler.run(), name="forge-reconciler"):
+            yield
     kube.close()

@@ -6,6 +6,7 @@ the API server is away or failing."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ from scheduler.placement import GpuNode
 
 # What "the API server is unreachable or failing" looks like from the client.
 KUBE_ERRORS = (ApiException, urllib3.exceptions.HTTPError, OSError)
+PSP_GROUP = "/apis/policy/v1beta1"
+PSP_PATH = f"{PSP_GROUP}/podsecuritypolicies"
 
 
 class Kube:
@@ -35,6 +38,8 @@ class Kube:
         self.core = client.CoreV1Api(self.api)
         self.rbac = client.RbacAuthorizationV1Api(self.api)
         self.net = client.NetworkingV1Api(self.api)
+        hooks = client.AdmissionregistrationV1Api(self.api)
+        self._psp: bool | None = None
         self.server: str = cfg.host
         self.ca_pem: bytes = Path(cfg.ssl_ca_cert).read_bytes() if cfg.ssl_ca_cert else b""
         core, rbac, net = self.core, self.rbac, self.net
@@ -59,6 +64,15 @@ class Kube:
                 rbac.create_namespaced_role_binding,
                 rbac.patch_namespaced_role_binding,
             ),
+            "ValidatingWebhookConfiguration": (
+                hooks.create_validating_webhook_configuration,
+                hooks.patch_validating_webhook_configuration,
+            ),
+            # The client has no PodSecurityPolicy models (removed in 1.25): plain REST calls.
+            "PodSecurityPolicy": (
+                lambda body: self._rest("POST", PSP_PATH, body),
+                lambda name, body: self._rest("PATCH", f"{PSP_PATH}/{name}", body),
+            ),
         }
 
     def close(self) -> None:
@@ -77,7 +91,39 @@ class Kube:
                 out.append(GpuNode(node.metadata.name, metro, gpu_type, gpus))
         return out
 
+    def serves_psp(self) -> bool:
+        """Whether this cluster has PodSecurityPolicy (before 1.25); from 1.25 the namespace's
+        Pod Security Admission labels do its work."""
+        if self._psp is None:
+            try:
+                found = self._rest("GET", PSP_GROUP)
+            except ApiException as err:
+                if err.status != 404:
+                    raise
+                found = {}
+            resources = found.get("resources") or []
+            self._psp = any(r.get("name") == "podsecuritypolicies" for r in resources)
+        return self._psp
+
+    def _rest(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """One JSON call by path (as kubernetes.dynamic does it); errors raise ApiException."""
+        content = "application/merge-patch+json" if method == "PATCH" else "application/json"
+        request = self.api.param_serialize(
+            method,
+            path,
+            header_params={"Content-Type": content, "Accept": "application/json"},
+            body=body,
+            auth_settings=["BearerToken"],
+        )
+        response = self.api.call_api(*request)
+        data: bytes = response.read()  # type: ignore[no-untyped-call]
+        if not 200 <= response.status <= 299:
+            self.api.response_deserialize(response, {})  # raises the status's ApiException
+        return json.loads(data)
+
     def apply(self, manifest: Manifest) -> None:
+        if manifest.kind == "PodSecurityPolicy" and not self.serves_psp():
+            return
         create, patch = self._writers[manifest.kind]
         namespace = manifest.body["metadata"].get("namespace")
         args = (namespace,) if namespace else ()

@@ -13,6 +13,18 @@ MANAGED_BY = {"app.kubernetes.io/managed-by": "volt-forge"}
 LEASE_LABEL = "forge.volt.dev/lease"
 INSTALLATION_LABEL = "forge.volt.dev/installation"
 TENANT = "tenant"  # the service account, role and role binding of every lease namespace
+# The cluster's restricted PodSecurityPolicy (clusters before 1.25) and the per-lease Role and
+# RoleBinding that let the lease's service accounts, and only them, use it.
+RESTRICTED_PSP = "volt-forge-restricted"
+POD_SECURITY = "forge-pod-security"
+WEBHOOK_PATH = "/forge/admission"
+# Pod Security Admission (1.23+): the restricted profile, enforced. GPU pods fit it: the device
+# plugin hands devices over without privileges, host paths or added capabilities.
+PSA_LABELS = {
+    f"pod-security.kubernetes.io/{mode}{suffix}": value
+    for mode in ("enforce", "audit", "warn")
+    for suffix, value in (("", "restricted"), ("-version", "latest"))
+}
 
 
 def namespace_for(lease_id: str) -> str:
@@ -52,6 +64,7 @@ def lease_manifests(
     namespace = _meta(ns, lease_id)
     namespace["labels"].update(managed_labels(settings.installation))
     namespace["labels"]["forge.volt.dev/org"] = org_id
+    namespace["labels"].update(PSA_LABELS)
     namespace["annotations"] = {
         "scheduler.alpha.kubernetes.io/node-selector": f"{node_label(lease_id)}=true"
     }
@@ -66,7 +79,6 @@ def lease_manifests(
                 "pods/log",
                 "pods/exec",
                 "pods/portforward",
-                "services",
                 "configmaps",
                 "secrets",
                 "persistentvolumeclaims",
@@ -80,6 +92,13 @@ def lease_manifests(
             "verbs": ["*"],
         },
         {"apiGroups": ["batch"], "resources": ["jobs", "cronjobs"], "verbs": ["*"]},
+        # RBAC cannot look inside a Service: writes are granted only where the admission webhook
+        # refuses externalIPs (CVE-2020-8554) and node ports or load balancers.
+        {
+            "apiGroups": [""],
+            "resources": ["services"],
+            "verbs": ["*"] if settings.webhook_port is not None else ["get", "list", "watch"],
+        },
         # Read-only view of its own limits, never the right to change them.
         {
             "apiGroups": [""],
@@ -99,6 +118,7 @@ def lease_manifests(
                 "spec": {
                     "hard": {
                         f"requests.{gpu}": str(gpus),
+                        **{f"requests.{r}": "0" for r in settings.denied_device_resources},
                         "requests.cpu": cpu,
                         "limits.cpu": cpu,
                         "requests.memory": memory,
@@ -182,7 +202,147 @@ def lease_manifests(
                 "subjects": [{"kind": "ServiceAccount", "name": TENANT, "namespace": ns}],
             },
         ),
+        # PodSecurityPolicy checks the pod's creator and its service account: binding `use` to
+        # every service account of the namespace gives bare pods and controller-made ones
+        # (Deployments, Jobs) the restricted policy, and nothing else.
+        Manifest(
+            "Role",
+            POD_SECURITY,
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "Role",
+                "metadata": _meta(POD_SECURITY, lease_id, ns),
+                "rules": [
+                    {
+                        "apiGroups": ["policy"],
+                        "resources": ["podsecuritypolicies"],
+                        "resourceNames": [RESTRICTED_PSP],
+                        "verbs": ["use"],
+                    }
+                ],
+            },
+        ),
+        Manifest(
+            "RoleBinding",
+            POD_SECURITY,
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "RoleBinding",
+                "metadata": _meta(POD_SECURITY, lease_id, ns),
+                "roleRef": {
+                    "apiGroup": "rbac.authorization.k8s.io",
+                    "kind": "Role",
+                    "name": POD_SECURITY,
+                },
+                "subjects": [
+                    {
+                        "apiGroup": "rbac.authorization.k8s.io",
+                        "kind": "Group",
+                        "name": f"system:serviceaccounts:{ns}",
+                    }
+                ],
+            },
+        ),
     ]
+
+
+def restricted_psp() -> Manifest:
+    """The restricted profile as a PodSecurityPolicy, for clusters that still have them (the
+    1.20 test peer): what Pod Security Admission's `restricted` enforces, and GPU pods fit it.
+    Cluster-wide and the same for every lease; the reconciler keeps it as it is here."""
+    groups = {"rule": "MustRunAs", "ranges": [{"min": 1, "max": 65535}]}
+    return Manifest(
+        "PodSecurityPolicy",
+        RESTRICTED_PSP,
+        {
+            "apiVersion": "policy/v1beta1",
+            "kind": "PodSecurityPolicy",
+            "metadata": {
+                "name": RESTRICTED_PSP,
+                "labels": dict(MANAGED_BY),
+                "annotations": {
+                    "seccomp.security.alpha.kubernetes.io/allowedProfileNames": "runtime/default",
+                    "seccomp.security.alpha.kubernetes.io/defaultProfileName": "runtime/default",
+                },
+            },
+            "spec": {
+                "privileged": False,
+                "allowPrivilegeEscalation": False,
+                "defaultAllowPrivilegeEscalation": False,
+                "requiredDropCapabilities": ["ALL"],
+                "volumes": [
+                    "configMap",
+                    "emptyDir",
+                    "projected",
+                    "secret",
+                    "downwardAPI",
+                    "persistentVolumeClaim",
+                ],
+                "hostNetwork": False,
+                "hostPID": False,
+                "hostIPC": False,
+                "runAsUser": {"rule": "MustRunAsNonRoot"},
+                "seLinux": {"rule": "RunAsAny"},
+                "supplementalGroups": groups,
+                "fsGroup": groups,
+            },
+        },
+    )
+
+
+def admission_webhook(settings: ForgeSettings, ca_pem: bytes) -> Manifest:
+    """The validating webhook (admin/forge/webhook.py) for this installation's lease namespaces.
+    It fails closed: while Volt cannot answer, Services and pods there cannot be written."""
+    name = f"volt-forge-{settings.installation}"
+    url = settings.webhook_url or f"https://{settings.webhook_host}:{settings.webhook_port}"
+    write = ["CREATE", "UPDATE"]
+    return Manifest(
+        "ValidatingWebhookConfiguration",
+        name,
+        {
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "ValidatingWebhookConfiguration",
+            "metadata": {"name": name, "labels": managed_labels(settings.installation)},
+            "webhooks": [
+                {
+                    "name": "tenant-guard.forge.volt.dev",
+                    "admissionReviewVersions": ["v1"],
+                    "sideEffects": "None",
+                    "failurePolicy": "Fail",
+                    "timeoutSeconds": 5,
+                    "namespaceSelector": {"matchLabels": managed_labels(settings.installation)},
+                    "rules": [
+                        {
+                            "apiGroups": [""],
+                            "apiVersions": ["v1"],
+                            "operations": write,
+                            "resources": ["services"],
+                            "scope": "Namespaced",
+                        },
+                        {
+                            "apiGroups": [""],
+                            "apiVersions": ["v1"],
+                            "operations": ["CREATE"],
+                            "resources": ["pods"],
+                            "scope": "Namespaced",
+                        },
+                    ],
+                    "clientConfig": {
+                        "url": url.rstrip("/") + WEBHOOK_PATH,
+                        "caBundle": base64.b64encode(ca_pem).decode(),
+                    },
+                }
+            ],
+        },
+    )
+
+
+def cluster_manifests(settings: ForgeSettings, webhook_ca: bytes | None) -> list[Manifest]:
+    """Cluster-wide objects every lease relies on; the webhook only when Volt serves one."""
+    out = [restricted_psp()]
+    if settings.webhook_port is not None and webhook_ca is not None:
+        out.append(admission_webhook(settings, webhook_ca))
+    return out
 
 
 def kubeconfig(

@@ -10,6 +10,8 @@ active -> terminating: deleted by the tenant, or the duration ran out; either re
 terminating -> its target: the namespace is gone (its tokens die with its service
     account) and the node labels are removed; the GPUs are free again.
 Namespaces Forge made for leases that no longer hold GPUs are deleted (no orphans).
+Cluster-wide objects every lease relies on (the restricted PodSecurityPolicy, the admission
+webhook) are ensured before any lease's namespace, and again at each resync.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from kubernetes.client.exceptions import ApiException
 from admin.forge import store
 from admin.forge.config import ForgeSettings
 from admin.forge.kube import KUBE_ERRORS, Kube
-from admin.forge.plan import lease_manifests, node_label
+from admin.forge.plan import cluster_manifests, lease_manifests, node_label
 from admin.forge.states import LeaseEvent, LeaseState
 from admin.forge.store import Lease
 from voltcore import versioned
@@ -54,12 +56,21 @@ def _condition(kind: str, ok: bool, reason: str, message: str = "") -> dict[str,
 
 class Reconciler:
     """Usage: `await Reconciler(pool, kube, settings).run()` as a task; `reconcile_once()` for
-    one pass (tests drive it step by step)."""
+    one pass (tests drive it step by step). `webhook_ca` is the CA of the admission webhook
+    Volt serves (None: no webhook)."""
 
-    def __init__(self, pool: asyncpg.Pool, kube: Kube, settings: ForgeSettings) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        kube: Kube,
+        settings: ForgeSettings,
+        webhook_ca: bytes | None = None,
+    ) -> None:
         self.pool = pool
         self.kube = kube
         self.settings = settings
+        self.webhook_ca = webhook_ca
+        self._cluster_synced: float | None = None
         self._synced: dict[str, float] = {}
         self._loop = Loop("forge", self.reconcile_once, settings.reconcile_interval_s)
 
@@ -98,12 +109,23 @@ class Reconciler:
 
     async def _ensure(self, lease: Lease) -> bool:
         """Make Kubernetes hold everything the lease needs; True once the quota is enforced."""
+        await self._ensure_cluster()
         label = node_label(lease.id)
         for node in lease.placement:
             await self._k8s(self.kube.label_node, node, label, "true")
         for manifest in lease_manifests(lease.id, lease.org_id, lease.gpu_count, self.settings):
             await self._k8s(self.kube.apply, manifest)
         return bool(await self._k8s(self.kube.quota_enforced, lease.namespace))
+
+    async def _ensure_cluster(self) -> None:
+        # Before any namespace: a lease's Role grants Service writes only on the promise that
+        # the webhook guards them, and its pods need the restricted policy to be admitted.
+        last = self._cluster_synced
+        if last is not None and time.monotonic() - last < self.settings.resync_s:
+            return
+        for manifest in cluster_manifests(self.settings, self.webhook_ca):
+            await self._k8s(self.kube.apply, manifest)
+        self._cluster_synced = time.monotonic()
 
     async def _provision(self, lease: Lease) -> None:
         if not await self._ensure(lease):

@@ -18,9 +18,10 @@ from admin.forge.plan import TENANT, kubeconfig
 from admin.forge.states import MACHINE, LeaseEvent, LeaseState
 from admin.forge.store import Lease
 from admin.subsystems import configured
-from scheduler.placement import GpuNode, free_gpus, largest_placeable, place
+from scheduler.placement import GpuNode, Tenancy, free_gpus, largest_placeable, place, usable_pool
 from voltcore import versioned
 from voltcore.appkeys import POOL, PRINCIPAL
+from voltcore.db import Conn
 from voltcore.errors import Conflict, InvalidRequest, ServiceUnavailable
 from voltcore.http import json_response
 from voltcore.idempotency import idempotent
@@ -76,6 +77,10 @@ async def _nodes(forge: Forge) -> list[GpuNode]:
     return await _cluster(forge.kube.gpu_nodes, forge.settings)
 
 
+async def _tenancy(conn: Conn, forge: Forge, org_id: str) -> Tenancy:
+    return Tenancy(org_id, await store.node_orgs(conn), forge.settings.share_nodes)
+
+
 @routes.get("/v1/forge/availability")
 async def availability(request: web.Request) -> web.Response:
     forge = _forge(request)
@@ -83,13 +88,16 @@ async def availability(request: web.Request) -> web.Response:
     nodes = await _nodes(forge)
     async with request.app[POOL].acquire() as conn:
         held = await store.allocated_gpus(conn)
+        tenancy = await _tenancy(conn, forge, request[PRINCIPAL].org_id)
     free = free_gpus(nodes, held)
     rows: list[dict[str, Any]] = []
     for metro, gpu_type in sorted({(n.metro, n.gpu_type) for n in nodes}):
         if params.metro not in (None, metro) or params.gpu_type not in (None, gpu_type):
             continue
+        # What this org can have: other orgs' nodes are not free to it without sharing.
         pool = [n for n in nodes if (n.metro, n.gpu_type) == (metro, gpu_type)]
-        largest = largest_placeable(nodes, held, metro=metro, gpu_type=gpu_type)
+        usable = usable_pool(pool, metro, gpu_type, tenancy)
+        largest = largest_placeable(nodes, held, metro=metro, gpu_type=gpu_type, tenancy=tenancy)
         if params.count is not None and largest < params.count:
             continue
         rows.append(
@@ -98,7 +106,7 @@ async def availability(request: web.Request) -> web.Response:
                 "metro": metro,
                 "gpu_type": gpu_type,
                 "total_gpus": sum(n.capacity for n in pool),
-                "available_gpus": sum(free[n.name] for n in pool),
+                "available_gpus": sum(free[n.name] for n in usable),
                 "largest_lease_gpus": largest,
                 "price_per_gpu_hour": forge.settings.prices.get(gpu_type),
                 "currency": forge.settings.currency,
@@ -134,11 +142,15 @@ async def create_lease(request: web.Request) -> web.Response:
         async with pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", store.PLACEMENT_LOCK)
             held = await store.allocated_gpus(conn)
+            tenancy = await _tenancy(conn, forge, principal.org_id)
+            metro, gpu_type = body.metro, body.gpu_type
             placement = place(
-                nodes, held, metro=body.metro, gpu_type=body.gpu_type, count=body.gpu_count
+                nodes, held, metro=metro, gpu_type=gpu_type, count=body.gpu_count, tenancy=tenancy
             )
             if placement is None:
-                largest = largest_placeable(nodes, held, metro=body.metro, gpu_type=body.gpu_type)
+                largest = largest_placeable(
+                    nodes, held, metro=metro, gpu_type=gpu_type, tenancy=tenancy
+                )
                 raise Conflict(
                     f"Not enough {body.gpu_type} GPUs in {body.metro}: the largest lease that "
                     f"can be placed now has {largest}.",

@@ -74,6 +74,18 @@ async def allocated_gpus(conn: Conn) -> dict[str, int]:
     return held
 
 
+async def node_orgs(conn: Conn) -> dict[str, set[str]]:
+    """The orgs holding GPUs on each node, for the co-location policy."""
+    rows = await conn.fetch(
+        "SELECT org_id, placement FROM forge_leases WHERE status = ANY($1::text[])", list(HOLDING)
+    )
+    owners: dict[str, set[str]] = {}
+    for row in rows:
+        for node in row["placement"]:
+            owners.setdefault(node, set()).add(row["org_id"])
+    return owners
+
+
 async def insert_lease(
     conn: Conn,
     org_id: str,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scheduler.placement import GpuNode, free_gpus, largest_placeable, place
+from scheduler.placement import GpuNode, Tenancy, free_gpus, largest_placeable, place
 
 METROS, TYPES = ["fra1", "ams1"], ["H100", "A100"]
 
@@ -85,3 +85,89 @@ def test_multi_node_leases_take_whole_nodes() -> None:
     assert largest_placeable(nodes, {"n0": 1}, metro="fra1", gpu_type="H100") == 16
     assert place(nodes, {"n0": 1}, metro="fra1", gpu_type="H100", count=17) is None
     assert largest_placeable(nodes, {}, metro="ams1", gpu_type="H100") == 0
+
+
+ORGS = ["org_a", "org_b", "org_c"]
+org_ops_st = st.lists(
+    st.tuples(
+        st.sampled_from(["lease", "release"]),
+        st.sampled_from(ORGS),
+        st.sampled_from(METROS),
+        st.sampled_from(TYPES),
+        st.integers(1, 20),
+        st.integers(0, 50),
+    ),
+    max_size=40,
+)
+
+
+def run_orgs(nodes: list[GpuNode], ops, share_nodes: bool):  # type: ignore[no-untyped-def]
+    """Drives leases of several orgs through placement as the lease API does: availability and
+    placement both see which orgs hold each node. Yields the state after every lease."""
+    allocated: dict[str, int] = {}
+    leases: list[tuple[str, dict[str, int]]] = []
+    for op, org, metro, gpu_type, count, pick in ops:
+        if op == "release" and leases:
+            apply(allocated, leases.pop(pick % len(leases))[1], -1)
+            continue
+        owners: dict[str, set[str]] = {}
+        for holder, held in leases:
+            for node in held:
+                owners.setdefault(node, set()).add(holder)
+        tenancy = Tenancy(org, owners, share_nodes)
+        where = {"metro": metro, "gpu_type": gpu_type, "tenancy": tenancy}
+        largest = largest_placeable(nodes, allocated, **where)  # type: ignore[arg-type]
+        placement = place(nodes, allocated, count=count, **where)  # type: ignore[arg-type]
+        # Availability is still exact, per asking org.
+        assert (placement is not None) == (count <= largest)
+        assert place(nodes, allocated, count=largest + 1, **where) is None  # type: ignore[arg-type]
+        if placement is None:
+            continue
+        assert sum(placement.values()) == count
+        apply(allocated, placement, +1)
+        leases.append((org, placement))
+        assert all(allocated.get(n.name, 0) <= n.capacity for n in nodes)
+        yield org, placement, owners, leases
+
+
+@settings(max_examples=300)
+@given(nodes_st, org_ops_st)
+def test_without_sharing_no_node_ever_holds_two_orgs(nodes, ops) -> None:  # type: ignore[no-untyped-def]
+    for org, placement, owners, leases in run_orgs(nodes, ops, share_nodes=False):
+        # The new lease never lands where another org already is ...
+        assert all(owners.get(node, set()) <= {org} for node in placement)
+        # ... so at every moment each node holds at most one org.
+        holders: dict[str, set[str]] = {}
+        for holder, held in leases:
+            for node in held:
+                holders.setdefault(node, set()).add(holder)
+        assert all(len(h) == 1 for h in holders.values())
+
+
+@settings(max_examples=300)
+@given(nodes_st, org_ops_st)
+def test_with_sharing_orgs_do_not_matter(nodes, ops) -> None:  # type: ignore[no-untyped-def]
+    # Sharing allowed: placement is exactly the org-blind best fit, whoever asks.
+    for _org, placement, _owners, leases in run_orgs(nodes, ops, share_nodes=True):
+        blind: dict[str, int] = {}
+        for _holder, held in leases[:-1]:
+            apply(blind, held, +1)
+        (metro,) = {n.metro for n in nodes if n.name in placement}
+        (gpu_type,) = {n.gpu_type for n in nodes if n.name in placement}
+        count = sum(placement.values())
+        assert place(nodes, blind, metro=metro, gpu_type=gpu_type, count=count) == placement
+
+
+def test_a_node_with_another_orgs_lease_is_not_offered() -> None:
+    nodes = [GpuNode("a", "fra1", "H100", 8), GpuNode("b", "fra1", "H100", 8)]
+    held, owners = {"a": 2}, {"a": {"org_a"}}
+    alone = Tenancy("org_b", owners, share_nodes=False)
+    # org_b gets the other node, even though "a" fits 2 more GPUs more tightly.
+    assert place(nodes, held, metro="fra1", gpu_type="H100", count=2, tenancy=alone) == {"b": 2}
+    assert largest_placeable(nodes, held, metro="fra1", gpu_type="H100", tenancy=alone) == 8
+    assert place(nodes, held, metro="fra1", gpu_type="H100", count=9, tenancy=alone) is None
+    # Its own node stays open to org_a; with sharing on, best fit packs org_b onto "a".
+    mine = Tenancy("org_a", owners, share_nodes=False)
+    assert place(nodes, held, metro="fra1", gpu_type="H100", count=2, tenancy=mine) == {"a": 2}
+    shared = Tenancy("org_b", owners, share_nodes=True)
+    assert place(nodes, held, metro="fra1", gpu_type="H100", count=2, tenancy=shared) == {"a": 2}

@@ -20,10 +20,12 @@ from admin.forge.config import ForgeSettings
 from tests.support.client import Client
 from tests.support.kube import KubeCluster, build_or_locate
 from tests.support.openapi import Spec
+from tests.support.ports import free_ports
 from voltcore.config import Settings
 from voltcore.service import base_app
 
 H100, A100 = "NVIDIA-H100-80GB-HBM3", "NVIDIA-A100-SXM4-80GB"
+MIG = "nvidia.com/mig-1g.10gb"  # a MIG slice: another way to claim part of a GPU
 # metro, GPU type, GPUs per node, nodes
 FLEET = [("fra1", H100, 8, 2), ("ams1", A100, 4, 1)]
 
@@ -60,6 +62,12 @@ def forge_settings(cluster: KubeCluster, **overrides: Any) -> ForgeSettings:
     )
 
 
+def forge_service_settings(cluster: KubeCluster) -> ForgeSettings:
+    """The admin service's: with its admission webhook on a free loopback port."""
+    (port,) = free_ports(1)
+    return forge_settings(cluster, webhook_port=port, denied_device_resources=[MIG])
+
+
 @dataclass
 class ForgeService:
     app: web.Application
@@ -74,7 +82,7 @@ async def forge(
     from tests.conftest import serve  # here: tests/conftest.py imports this module
 
     app = base_app(settings)
-    install_admin(app, forge_settings(cluster))
+    install_admin(app, forge_service_settings(cluster))
     runner, base = await serve(app)
     async with aiohttp.ClientSession() as session:
         yield ForgeService(app, Client(session, base, spec), cluster)

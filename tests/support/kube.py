@@ -161,8 +161,14 @@ class KubeCluster:
                     f"--kubeconfig={self.admin_kubeconfig}",
                     # Without these, quota status stays empty, namespaces never finish deleting
                     # and pods are refused for want of a service-account token secret.
+                    # Deployments make ReplicaSets make pods: the path through which a tenant's
+                    # pods are created by a controller rather than by the tenant.
                     "--controllers=namespace,resourcequota,serviceaccount,serviceaccount-token,"
-                    "garbagecollector",
+                    "garbagecollector,deployment,replicaset",
+                    # Each controller acts as its own service account: on the admin
+                    # certificate (system:masters) it could use every PodSecurityPolicy, so a
+                    # tenant's Deployment would get pods the tenant may not create.
+                    "--use-service-account-credentials=true",
                     "--leader-elect=false",
                     f"--root-ca-file={d / 'ca.crt'}",
                     f"--service-account-private-key-file={d / 'sa.key'}",
@@ -196,9 +202,14 @@ class KubeCluster:
                 "--api-audiences=https://kubernetes.default.svc",
                 "--service-cluster-ip-range=10.96.0.0/24",
                 # LimitRanger applies a lease namespace's default requests; PodNodeSelector
-                # pins its pods to the placed nodes (the namespace's node-selector annotation).
+                # pins its pods to the placed nodes (the namespace's node-selector annotation);
+                # PodSecurityPolicy is 1.20's pod security (no Pod Security Admission yet).
+                # Webhooks are on by default.
                 "--enable-admission-plugins=NamespaceLifecycle,LimitRanger,ServiceAccount,"
-                "PodNodeSelector,ResourceQuota",
+                "PodNodeSelector,ResourceQuota,PodSecurityPolicy",
+                # Otherwise validation refuses privileged pods before PodSecurityPolicy sees
+                # them; a real cluster allows them (its system pods need it).
+                "--allow-privileged=true",
                 "--anonymous-auth=false",
             ],
         )

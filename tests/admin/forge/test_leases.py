@@ -34,12 +34,16 @@ async def wait_status(
         await asyncio.sleep(0.2)
 
 
-async def lease(forge: ForgeService, org: Org, **body: Any) -> dict[str, Any]:
-    r = await forge.api.post(
+def lease_request(forge: ForgeService, org: Org, **body: Any) -> Any:
+    return forge.api.post(
         "/v1/forge/leases",
         key=org.key,
-        json={"gpu_type": H100, "gpu_count": 2, "metro": "fra1", "duration_seconds": 3600, **body},
+        json={"gpu_type": H100, "gpu_count": 1, "metro": "fra1", "duration_seconds": 3600, **body},
     )
+
+
+async def lease(forge: ForgeService, org: Org, **body: Any) -> dict[str, Any]:
+    r = await lease_request(forge, org, **{"gpu_count": 2, **body})
     assert r.status == 202, r.body
     return r.json()  # type: ignore[no-any-return]
 
@@ -132,10 +136,11 @@ async def test_lease_lifecycle_with_a_minted_kubeconfig(
             },
         }
 
+    # Pod writes in a thread: the admission webhook they call is served by this event loop.
     with pytest.raises(ApiException) as over:
-        tenant.create_namespaced_pod(ns, pod("too-big", 3))
+        await asyncio.to_thread(tenant.create_namespaced_pod, ns, pod("too-big", 3))
     assert over.value.status == 403 and "exceeded quota" in over.value.body
-    made = tenant.create_namespaced_pod(ns, pod("fits", 2))
+    made = await asyncio.to_thread(tenant.create_namespaced_pod, ns, pod("fits", 2))
     # Pinned: the namespace's node selector sends the pod only to the placed nodes.
     assert made.spec.node_selector == {f"lease.forge.volt.dev/{created['id']}": "true"}
 
@@ -226,3 +231,25 @@ async def test_other_orgs_see_nothing(forge: ForgeService, make_org: MakeOrg) ->
     assert none["data"] == [] and none["has_more"] is False
     await forge.api.delete(base, key=a.key)
     await wait_status(forge, a, mine["id"], "terminated")
+
+
+async def test_orgs_do_not_share_nodes(forge: ForgeService, make_org: MakeOrg) -> None:
+    # fra1 has two 8-GPU H100 nodes. Best fit alone would pack both orgs onto one.
+    a, b, c = await make_org(), await make_org(), await make_org()
+    first = await lease(forge, a, gpu_count=1)
+    second = await lease(forge, b, gpu_count=1)
+    (node_a,), (node_b,) = ([n["name"] for n in x["nodes"]] for x in (first, second))
+    assert node_a != node_b
+    # A third org finds no node of its own: nothing is offered, nothing can be had.
+    (row,) = (
+        await forge.api.get("/v1/forge/availability", key=c.key, params={"metro": "fra1"})
+    ).json()["data"]
+    assert row["available_gpus"] == row["largest_lease_gpus"] == 0 and row["total_gpus"] == 16
+    (await lease_request(forge, c)).expect_error(409, "insufficient_capacity", "gpu_count")
+    # An org's own leases still pack together.
+    again = await lease(forge, a, gpu_count=1)
+    assert [n["name"] for n in again["nodes"]] == [node_a]
+    for org, made in ((a, first), (b, second), (a, again)):
+        await forge.api.delete(f"/v1/forge/leases/{made['id']}", key=org.key)
+    for org, made in ((a, first), (b, second), (a, again)):
+        await wait_status(forge, org, made["id"], "terminated")

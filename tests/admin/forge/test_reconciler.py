@@ -1,27 +1,39 @@
 """The reconciler against the real API server, driven pass by pass on a database of its own:
 a crash mid-provisioning resumes with no duplicate or orphaned objects, an unreachable API
-server leaves the lease provisioning with last_error until it returns, and leases expire."""
+server leaves the lease provisioning with last_error until it returns, leases expire, a
+loosened pod security policy is put back, and a dead admission webhook blocks writes."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
+import yaml
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
 from admin.forge import store
 from admin.forge.config import ForgeSettings
-from admin.forge.kube import Kube
-from admin.forge.plan import Manifest, managed_labels, node_label
+from admin.forge.kube import PSP_PATH, Kube
+from admin.forge.plan import (
+    RESTRICTED_PSP,
+    TENANT,
+    Manifest,
+    kubeconfig,
+    managed_labels,
+    node_label,
+)
 from admin.forge.reconciler import Reconciler
 from admin.forge.states import LeaseEvent, LeaseState
 from admin.forge.store import Lease
-from tests.admin.forge.conftest import A100, forge_settings
+from admin.forge.webhook import webhook_tls
+from tests.admin.forge.conftest import A100, forge_settings, tenant_api
 from tests.support.kube import KubeCluster
+from tests.support.ports import free_ports
 from voltcore.db import Pool
 
 pytestmark = pytest.mark.slow
@@ -109,8 +121,8 @@ async def test_crash_mid_provisioning_resumes_without_duplicates_or_orphans(
         "default-deny",
     ]
     assert "tenant" in names(core.list_namespaced_service_account(ns).items)
-    assert names(rbac.list_namespaced_role(ns).items) == ["tenant"]
-    assert names(rbac.list_namespaced_role_binding(ns).items) == ["tenant"]
+    assert names(rbac.list_namespaced_role(ns).items) == ["forge-pod-security", "tenant"]
+    assert names(rbac.list_namespaced_role_binding(ns).items) == ["forge-pod-security", "tenant"]
 
     # Crash in the middle of termination too; a fresh reconciler finishes it.
     await store.LEASES.apply(
@@ -193,3 +205,57 @@ async def test_a_lease_expires_and_its_namespace_goes(
         client.CoreV1Api(config.new_client_from_config(str(settings_.kubeconfig))).read_namespace(
             lease["namespace"]
         )
+
+
+async def test_a_loosened_pod_security_policy_is_put_back(
+    cluster: KubeCluster, fresh_db: tuple[str, Pool], settings_: ForgeSettings
+) -> None:
+    _, db = fresh_db
+    lease = await new_lease(db)
+    kube = Kube(settings_.kubeconfig)
+    reconciler = Reconciler(db, kube, settings_)
+    active = await converge(reconciler, db, lease["id"], "active")
+    path = f"{PSP_PATH}/{RESTRICTED_PSP}"
+    loosened = kube._rest("PATCH", path, {"spec": {"privileged": True, "hostPID": True}})
+    assert loosened["spec"]["privileged"] and loosened["spec"]["hostPID"]
+    deadline = time.monotonic() + 30
+    # false is left out of what the API server returns
+    while (spec := kube._rest("GET", path)["spec"]).get("privileged") or spec.get("hostPID"):
+        assert time.monotonic() < deadline, spec
+        await reconciler.reconcile_once()  # drift repair at the resync pace (1 s here)
+        await asyncio.sleep(0.2)
+    await store.LEASES.apply(
+        db, Lease.from_record(active), LeaseEvent.TERMINATE, target=LeaseState.TERMINATED
+    )
+    await converge(reconciler, db, lease["id"], "terminated")
+
+
+async def test_a_dead_webhook_fails_closed(
+    cluster: KubeCluster, fresh_db: tuple[str, Pool], settings_: ForgeSettings, tmp_path: Path
+) -> None:
+    """With the webhook registered but Volt not answering, a tenant's Service write is refused,
+    not waved through."""
+    _, db = fresh_db
+    (dead,) = free_ports(1)  # nothing listens there
+    settings = settings_.model_copy(update={"webhook_port": dead})
+    lease = await new_lease(db)
+    kube = Kube(settings.kubeconfig)
+    hooks = client.AdmissionregistrationV1Api(kube.api)
+    reconciler = Reconciler(db, kube, settings, webhook_ca=webhook_tls(settings).ca_pem)
+    try:
+        active = await converge(reconciler, db, lease["id"], "active")
+        ns = active["namespace"]
+        token, _ = kube.token(ns, TENANT, 600)
+        minted = kubeconfig(kube.server, kube.ca_pem, ns, token, lease["id"])
+        tenant = tenant_api(yaml.safe_dump(minted), tmp_path)
+        body = {"metadata": {"name": "inside"}, "spec": {"ports": [{"port": 80}]}}
+        with pytest.raises(ApiException) as refused:
+            tenant.create_namespaced_service(ns, body)
+        assert refused.value.status == 500 and "failed calling webhook" in refused.value.body
+        assert kube.core.list_namespaced_service(ns).items == []
+    finally:
+        hooks.delete_validating_webhook_configuration(f"volt-forge-{settings.installation}")
+    await store.LEASES.apply(
+        db, Lease.from_record(active), LeaseEvent.TERMINATE, target=LeaseState.TERMINATED
+    )
+    await converge(reconciler, db, lease["id"], "terminated")
