@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 VENV := .venv/bin
 
-.PHONY: env run test lint unit
+.PHONY: env run test lint unit vault-race
 
 env:
 	@scripts/env.sh
@@ -21,3 +21,7 @@ test: lint
 	@# The Kubernetes test peer: built from Debian's source once (~6 min, with progress), cached.
 	@scripts/kubernetes.sh >/dev/null
 	$(VENV)/pytest
+
+# The mint/release race campaign: the suite runs 120 iterations, this runs 2000 (~7 min).
+vault-race: env
+	VOLT_VAULT_RACE_ITERATIONS=2000 $(VENV)/pytest -q -s tests/admin/vault/test_release_race.py -k racing

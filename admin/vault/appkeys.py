@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import aiohttp
 from aiohttp import web
+from cryptography import x509
 
 from admin.vault.config import VaultSettings
 from admin.vault.sealing import Sealer
@@ -22,6 +23,8 @@ class Vault:
     # Reconcile now rather than at the next tick (a rack was created or released, or an
     # account is due for deletion).
     wake: Callable[[], None]
+    # The operator's EK CAs (settings.ek_ca_bundle, read once at start).
+    ek_cas: tuple[x509.Certificate, ...] = ()
 
 
 VAULT = web.AppKey("vault", Vault)

@@ -29,5 +29,10 @@ class VaultSettings(BaseSettings):
     # set boot devices) and the longest lifetime this deployment allows (at most a day).
     bmc_role: str = "Operator"
     max_credential_ttl_s: int = Field(86_400, ge=60, le=86_400)
+    # The CAs that issue TPM endorsement-key certificates (PEM bundle: the TPM vendors' CAs,
+    # each a trust anchor). An attestation key is enrolled on first use only once credential
+    # activation proves it lives in a TPM certified by one of them; without a bundle only
+    # keys the inventory pins are trusted.
+    ek_ca_bundle: Path | None = None
     # Timeout for one call to a node's attestation agent.
     agent_timeout_s: float = 10.0

@@ -14,6 +14,7 @@ from aiohttp import web
 from admin.vault import routes
 from admin.vault.appkeys import VAULT, VAULT_SETTINGS, Vault
 from admin.vault.config import VaultSettings
+from admin.vault.enrolment import load_cas
 from admin.vault.reconciler import Reconciler
 from admin.vault.sealing import Sealer, new_key
 from voltcore.appkeys import AUDIT, POOL, SETTINGS
@@ -53,9 +54,10 @@ async def vault_ctx(app: web.Application) -> AsyncIterator[None]:
     audit = app[AUDIT].add if AUDIT in app else (lambda _entry: None)
     reconciler = Reconciler(app[POOL], sealer, settings, audit, app[SETTINGS].service_name)
     await reconciler.load_inventory()  # a broken file at start is an error, not a warning
+    ek_cas = () if settings.ek_ca_bundle is None else load_cas(settings.ek_ca_bundle)
     async with aiohttp.ClientSession(
         timeout=aiohttp.ClientTimeout(total=settings.agent_timeout_s), raise_for_status=False
     ) as agents:
-        app[VAULT] = Vault(settings, sealer, agents, reconciler.wake)
+        app[VAULT] = Vault(settings, sealer, agents, reconciler.wake, ek_cas)
         async with background(reconciler.run(), name="vault-reconciler"):
             yield

@@ -9,8 +9,9 @@ provisioning -> ready: every node's boot device is set (PXE, into the installer)
 provisioning/releasing -> failed: a BMC refused or is down; `last_error` and the node's own
     error say which, and the rack's target records the step. Retried with backoff: the rack
     resumes at its target.
-releasing -> released: the tenant's BMC accounts are deleted and the nodes are powered off
-    (verified); the physical rack is free for the next tenant.
+releasing -> released: the tenant's BMC accounts are deleted, then every other account on
+    the BMCs but the operator's is swept, and the nodes are powered off (verified); only then
+    is the physical rack free for the next tenant.
 Minted BMC accounts are deleted when they expire, on every node, and the deletion is audited.
 """
 
@@ -225,6 +226,8 @@ class Reconciler:
         await self._delete_accounts(rack.id)
         if await store.live_accounts(self.pool, rack.id):
             return  # a BMC kept an account: try again next pass
+        if not await self._sweep_accounts(rack):
+            return  # not released (nor offered to anyone) until every BMC is clean
         off, views = await self._each_node(
             rack,
             Bmc.power_off,
@@ -248,6 +251,51 @@ class Reconciler:
             released_at=dt.datetime.now(dt.UTC),
         )
 
+    async def _sweep_accounts(self, rack: Rack) -> bool:
+        """Delete every account on the rack's BMCs but the operator's (and another rack's
+        live ones on a shared BMC); True once none is left. Called after the tenant's recorded
+        accounts are gone and while no mint can start (the rack is releasing), so whatever is
+        left was made outside Volt's records: by the tenant, or by a mint that died midway."""
+        nodes = distinct_bmcs(await store.inventory_nodes(self.pool, rack.inventory_rack))
+        keep = {
+            n.redfish_url: await store.kept_usernames(self.pool, rack.id, n.redfish_url)
+            for n in nodes
+        }
+
+        def sweep(bmc: Bmc, node: PhysicalNode) -> list[str]:
+            return bmc.sweep_accounts(keep[node.redfish_url])
+
+        clean = True
+        for node, result in zip(nodes, await on_bmcs(self.sealer, nodes, sweep), strict=True):
+            if isinstance(result, BmcError):
+                log.warning("bmc not swept yet", extra={"rack_id": rack.id, "error": result.code})
+                clean = False
+            elif isinstance(result, BaseException):
+                raise result
+            else:
+                for username in result:
+                    log.warning(
+                        "swept an unrecorded bmc account",
+                        extra={"rack_id": rack.id, "node_id": node.id, "username": username},
+                    )
+                    self._audit_deletion(rack.org_id, rack.id)
+        return clean
+
+    def _audit_deletion(self, org_id: str, request_id: str) -> None:
+        self.audit(
+            AuditEntry(
+                time=dt.datetime.now(dt.UTC),
+                org_id=org_id,
+                principal="system:vault-reconciler",
+                spiffe_id=None,
+                method="DELETE",
+                route="/redfish/v1/AccountService/Accounts/{username}",
+                status=204,
+                request_id=request_id,
+                service=self.service,
+            )
+        )
+
     async def _delete_accounts(self, rack_id: str | None = None) -> None:
         """Delete expired accounts (and a releasing rack's) from every node of their rack."""
         for account, physical in await store.accounts_to_delete(self.pool):
@@ -269,16 +317,4 @@ class Reconciler:
                 )
                 continue
             await store.mark_deleted(self.pool, account.id)
-            self.audit(
-                AuditEntry(
-                    time=dt.datetime.now(dt.UTC),
-                    org_id=account.org_id,
-                    principal="system:vault-reconciler",
-                    spiffe_id=None,
-                    method="DELETE",
-                    route="/redfish/v1/AccountService/Accounts/{username}",
-                    status=204,
-                    request_id=account.id,
-                    service=self.service,
-                )
-            )
+            self._audit_deletion(account.org_id, account.id)

@@ -7,6 +7,8 @@ defines them: `POST /redfish/v1/AccountService/Accounts` and `DELETE` of the acc
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,16 +62,24 @@ class Bmc:
         self._conn = Connector(
             url.rstrip("/"), verify=verify, connect_timeout=5, default_request_timeout=30
         )
-        try:
-            self._root = sushy.Sushy(
-                url.rstrip("/"),
-                verify=verify,
+        self._conn.set_http_basic_auth(username, password)
+        self._url, self._verify = url.rstrip("/"), verify
+        self._auth = (username, password)
+        self._sushy: sushy.Sushy | None = None
+
+    @property
+    def _root(self) -> sushy.Sushy:
+        """Opened on first use (it reads the service root): account calls need only the
+        connector, which halves the requests a release sweep makes of each BMC."""
+        if self._sushy is None:
+            self._sushy = sushy.Sushy(
+                self._url,
+                verify=self._verify,
                 connector=self._conn,
                 # Stateless: a session per reconcile pass would pile up on the BMC.
-                auth=sushy.auth.BasicAuth(username, password),
+                auth=sushy.auth.BasicAuth(*self._auth),
             )
-        except sushy_errors.SushyError as err:
-            raise _translate(err) from None
+        return self._sushy
 
     def close(self) -> None:
         self._conn.close()
@@ -128,6 +138,45 @@ class Bmc:
             )
         except sushy_errors.SushyError as err:
             raise _translate(err) from None
+
+    def _account_uris(self) -> dict[str, str]:
+        """User name -> account URI of every account on the BMC (empty slots left out: some
+        BMCs list a fixed number of slots, unused ones without a name)."""
+        accounts: dict[str, str] = {}
+        for member in self._conn.get(ACCOUNTS).json().get("Members", []):
+            uri = member["@odata.id"]
+            try:
+                name = self._conn.get(uri).json().get("UserName")
+            except sushy_errors.ResourceNotFoundError:
+                continue  # deleted meanwhile
+            if name:
+                accounts[name] = uri
+        return accounts
+
+    def account_names(self) -> set[str]:
+        try:
+            return set(self._account_uris())
+        except sushy_errors.SushyError as err:
+            raise _translate(err) from None
+
+    def sweep_accounts(self, keep: Collection[str]) -> list[str]:
+        """Delete every account not in `keep`, whoever made it (the rows Volt recorded are
+        not the whole truth: a tenant with a BMC login may have added one), then read the list
+        back; returns the names deleted. Raises BmcError if any other account is left."""
+        try:
+            deleted = []
+            for name, uri in self._account_uris().items():
+                if name not in keep:
+                    # Gone meanwhile is what we wanted.
+                    with contextlib.suppress(sushy_errors.ResourceNotFoundError):
+                        self._conn.delete(uri)
+                    deleted.append(name)
+            left = set(self._account_uris()) - set(keep)
+        except sushy_errors.SushyError as err:
+            raise _translate(err) from None
+        if left:
+            raise BmcError("bmc_account_kept", f"The BMC kept {len(left)} account(s) after delete.")
+        return deleted
 
     def delete_accounts(self, username: str) -> int:
         """Delete every account with this user name; idempotent (none left is success)."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-import string
 from typing import Any, Literal
 
 import yaml
@@ -12,11 +11,9 @@ from aiohttp import web
 from pydantic import Field
 
 from admin.subsystems import configured
-from admin.vault import store, views
+from admin.vault import credentials, store, views
 from admin.vault.appkeys import VAULT, Vault
 from admin.vault.attest import attest_rack
-from admin.vault.bmcs import distinct_bmcs, on_bmcs
-from admin.vault.redfish import BmcError
 from admin.vault.states import ALLOCATED, MACHINE, RackEvent, RackState
 from admin.vault.store import Rack
 from admin.vault.talos import SecretsBundle, machine_config, talosconfig
@@ -61,18 +58,6 @@ async def _rack(request: web.Request) -> Rack:
     return await store.RACKS.get(
         request.app[POOL], request[PRINCIPAL].org_id, request.match_info["rack_id"]
     )
-
-
-def _require(rack: Rack, states: frozenset[RackState], what: str) -> bytes:
-    """The rack's sealed secrets bundle, if it is in one of `states`; a 409 otherwise."""
-    # A rack released before allocation can fail while releasing without ever having secrets.
-    if rack.status not in states or rack.secrets_sealed is None:
-        raise Conflict(
-            f"Rack '{rack.id}' is {rack.status}; {what}.",
-            param="rack_id",
-            code="rack_not_allocated",
-        )
-    return rack.secrets_sealed
 
 
 @routes.post("/v1/vault/racks")
@@ -143,75 +128,58 @@ async def release_rack(request: web.Request) -> web.Response:
     return json_response((await views.racks(pool, [rack]))[0], status=202)
 
 
-def _password() -> str:
-    """20 characters with every class BMC password policies ask for."""
-    classes = (string.ascii_lowercase, string.ascii_uppercase, string.digits, "-_.~!#%")
-    chars = [secrets.choice(c) for c in classes]
-    chars += [secrets.choice("".join(classes)) for _ in range(16)]
-    secrets.SystemRandom().shuffle(chars)
-    return "".join(chars)
-
-
 @routes.post("/v1/vault/racks/{rack_id}/redfish-credentials")
 async def mint_credentials(request: web.Request) -> web.Response:
     vault = _vault(request)
     body = await read_json(request, CreateCredentials, allow_empty=True)
-    pool = request.app[POOL]
-    rack = await _rack(request)
-    _require(
-        rack,
-        frozenset({RackState.PROVISIONING, RackState.READY}),
-        "BMC credentials are minted for provisioning or ready racks",
-    )
-    role = vault.settings.bmc_role
-    ttl = min(body.ttl_seconds, vault.settings.max_credential_ttl_s)
-    # Recorded before any BMC sees it, so an interrupted mint is still cleaned up by expiry.
-    account = await store.insert_account(pool, rack, role, store.from_now(ttl))
-    password = _password()
-    nodes = await store.inventory_nodes(pool, rack.inventory_rack)
-    results = await on_bmcs(
-        vault.sealer,
-        distinct_bmcs(nodes),
-        lambda bmc, _: bmc.create_account(account.username, password, role),
-    )
-    failed = [r for r in results if isinstance(r, BaseException)]
-    if failed:
-        # Expire it now: the reconciler deletes whatever part was made, on every node.
-        await store.expire_account(pool, account.id)
-        vault.wake()
-        error = failed[0]
-        if isinstance(error, BmcError):
-            raise ServiceUnavailable(
-                f"A BMC of the rack did not accept the account: {error.message}",
-                code=error.code,
-                headers={"retry-after": "10"},
-            )
-        raise error
+    try:
+        minted = await credentials.mint(
+            request.app[POOL],
+            vault.sealer,
+            vault.settings,
+            request[PRINCIPAL].org_id,
+            request.match_info["rack_id"],
+            body.ttl_seconds,
+        )
+    except ServiceUnavailable:
+        vault.wake()  # the expired remains of the account are deleted now, not next tick
+        raise
+    account = minted.account
     return json_response(
         {
             "object": "vault.redfish_credentials",
             "id": account.id,
-            "rack_id": rack.id,
+            "rack_id": minted.rack.id,
             "username": account.username,
-            "password": password,
-            "role": role,
+            "password": minted.password,
+            "role": account.role,
             "expires_at": int(account.expires_at.timestamp()),
             "nodes": [
                 {"node_id": n.id, "redfish_url": n.redfish_url, "system_id": n.system_id}
-                for n in nodes
+                for n in minted.nodes
             ],
         },
         status=201,
     )
 
 
+def _secret_material(request: web.Request) -> None:
+    """Routes that hand out secrets (Talos CA keys, an admin client certificate) or change
+    state on a GET (enrolling attestation keys) need `write`, which the method-based check in
+    the auth middleware does not ask of a GET: a read-only key sees racks, never their keys."""
+    request[PRINCIPAL].require_scope("write")
+
+
 @routes.get("/v1/vault/racks/{rack_id}/talos-config")
 async def talos_config(request: web.Request) -> web.Response:
     vault = _vault(request)
+    _secret_material(request)
     params = parse_query(request, TalosParams)
     pool = request.app[POOL]
     rack = await _rack(request)
-    sealed = _require(rack, ALLOCATED, "its cluster identity exists once it is allocated")
+    sealed = store.require_state(
+        rack, ALLOCATED, "its cluster identity exists once it is allocated"
+    )
     bundle_data = vault.sealer.open_json(sealed)
     assert isinstance(bundle_data, dict)
     bundle = SecretsBundle.from_dict(bundle_data)
@@ -242,14 +210,17 @@ async def talos_config(request: web.Request) -> web.Response:
 @routes.get("/v1/vault/racks/{rack_id}/attestation")
 async def attestation(request: web.Request) -> web.Response:
     vault = _vault(request)
+    _secret_material(request)
     params = parse_query(request, AttestationParams)
     pool = request.app[POOL]
     rack = await _rack(request)
-    _require(rack, frozenset({RackState.READY}), "nodes are attested once the rack is ready")
+    store.require_state(
+        rack, frozenset({RackState.READY}), "nodes are attested once the rack is ready"
+    )
     # A caller's nonce proves freshness to the caller; ours is fresh for every report.
     nonce = bytes.fromhex(params.nonce) if params.nonce else secrets.token_bytes(32)
     physical = await store.inventory_rack(pool, rack.inventory_rack)
-    nodes = await attest_rack(vault.agents, pool, physical, nonce)
+    nodes = await attest_rack(vault.agents, pool, physical, nonce, vault.ek_cas)
     return json_response(
         {
             "object": "vault.attestation",

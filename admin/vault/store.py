@@ -15,6 +15,7 @@ import asyncpg
 
 from admin.vault.states import MACHINE, RackEvent, RackState
 from voltcore.db import Conn
+from voltcore.errors import Conflict, NotFound
 from voltcore.rows import StateTable, columns, stateful
 
 # Serialises reservation: two orgs must never be given the same physical rack.
@@ -116,6 +117,30 @@ RACKS: StateTable[Rack, RackState, RackEvent] = StateTable(
 )
 
 
+async def share_rack(conn: Conn, org_id: str, rack_id: str) -> Rack:
+    """The org's rack under a share lock held until `conn`'s transaction ends (call in one):
+    a state change (a release is an UPDATE of the row) waits for the holder to finish, so
+    whatever the holder put on the hardware meanwhile is recorded before anything sweeps it."""
+    row = await conn.fetchrow(
+        "SELECT * FROM vault_racks WHERE org_id = $1 AND id = $2 FOR SHARE", org_id, rack_id
+    )
+    if row is None:  # the same 404 as RACKS.get: another org's rack reads as none
+        raise NotFound(f"No such rack: '{rack_id}'.", param="rack_id")
+    return Rack.from_record(row)
+
+
+def require_state(rack: Rack, states: frozenset[RackState], what: str) -> bytes:
+    """The rack's sealed secrets bundle, if it is in one of `states`; a 409 otherwise."""
+    # A rack released before allocation can fail while releasing without ever having secrets.
+    if rack.status not in states or rack.secrets_sealed is None:
+        raise Conflict(
+            f"Rack '{rack.id}' is {rack.status}; {what}.",
+            param="rack_id",
+            code="rack_not_allocated",
+        )
+    return rack.secrets_sealed
+
+
 def new_id(prefix: str) -> str:
     return prefix + "".join(secrets.choice(_ALPHABET) for _ in range(24))
 
@@ -188,7 +213,7 @@ async def enrol_ak(pool: asyncpg.Pool, node_id: str, pem: str) -> None:
 
 
 async def insert_account(
-    pool: asyncpg.Pool, rack: Rack, role: str, expires_at: dt.datetime
+    pool: Conn | asyncpg.Pool, rack: Rack, role: str, expires_at: dt.datetime
 ) -> BmcAccount:
     # Redfish user names are short on many BMCs (16 characters on iDRAC).
     username = "volt" + "".join(secrets.choice(string.ascii_lowercase) for _ in range(10))
@@ -206,7 +231,7 @@ async def insert_account(
     return BmcAccount.from_record(row)
 
 
-async def expire_account(pool: asyncpg.Pool, account_id: str) -> None:
+async def expire_account(pool: Conn | asyncpg.Pool, account_id: str) -> None:
     """Due now: the reconciler deletes it (whatever part of it was made) on every node."""
     await pool.execute("UPDATE vault_bmc_accounts SET expires_at = now() WHERE id = $1", account_id)
 
@@ -232,11 +257,28 @@ async def live_accounts(pool: asyncpg.Pool, rack_id: str) -> int:
     )
 
 
-async def mark_deleted(pool: asyncpg.Pool, account_id: str) -> None:
+async def mark_deleted(pool: Conn | asyncpg.Pool, account_id: str) -> None:
     await pool.execute(
         "UPDATE vault_bmc_accounts SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL",
         account_id,
     )
+
+
+async def kept_usernames(pool: asyncpg.Pool, rack_id: str, redfish_url: str) -> set[str]:
+    """What a release sweep of this BMC must leave: the operator's own logins on it (every
+    inventory node it serves) and accounts Volt minted, still live, for another rack that shares
+    the BMC (a chassis BMC serving several racks' systems)."""
+    rows = await pool.fetch(
+        """SELECT bmc_username AS name FROM vault_inventory_nodes WHERE redfish_url = $2
+           UNION
+           SELECT a.username FROM vault_bmc_accounts a
+           JOIN vault_racks r ON r.id = a.rack_id
+           JOIN vault_inventory_nodes n ON n.rack = r.inventory_rack
+           WHERE a.deleted_at IS NULL AND a.rack_id <> $1 AND n.redfish_url = $2""",
+        rack_id,
+        redfish_url,
+    )
+    return {r["name"] for r in rows}
 
 
 def from_now(seconds: int) -> dt.datetime:

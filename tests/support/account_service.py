@@ -14,6 +14,8 @@ import base64
 import http.client
 import json
 import threading
+import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,9 @@ class Accounts:
         self.htpasswd = htpasswd
         self.roles: dict[str, str] = {admin: "Administrator"}
         self.lock = threading.Lock()
+        # Seconds a create takes before the account exists (real BMCs take up to a second):
+        # a test widens a race window with it.
+        self.create_delay: Callable[[], float] = lambda: 0.0
 
     def _lines(self) -> dict[str, str]:
         lines = self.htpasswd.read_text().splitlines()
@@ -84,9 +89,17 @@ def _handler(accounts: Accounts, upstream: tuple[str, int]) -> type[BaseHTTPRequ
                 self.send_header(k, v)
             if body is not None:
                 self.send_header("Content-Type", "application/json")
+            self._connection_header()
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
+
+        def _connection_header(self) -> None:
+            # sushy asks for `Connection: close`; without saying so back, the client pools the
+            # socket the server is closing, and its next request meets a dead connection
+            # (a 2 s retry in sushy).
+            if self.close_connection:
+                self.send_header("Connection", "close")
 
         def _body(self) -> bytes:
             return self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -128,6 +141,7 @@ def _handler(accounts: Accounts, upstream: tuple[str, int]) -> type[BaseHTTPRequ
                 name, password = spec.get("UserName"), spec.get("Password")
                 if not name or not password or spec.get("RoleId") not in ROLES:
                     return self._send(400, {"error": {"message": "UserName, Password, RoleId"}})
+                time.sleep(accounts.create_delay())
                 if not accounts.add(name, password, spec["RoleId"]):
                     return self._send(409, {"error": {"message": "Account exists"}})
                 uri = f"{ACCOUNTS}/{name}"
@@ -148,6 +162,7 @@ def _handler(accounts: Accounts, upstream: tuple[str, int]) -> type[BaseHTTPRequ
             for k, v in reply.getheaders():
                 if k.lower() not in ("transfer-encoding", "connection", "content-length"):
                     self.send_header(k, v)
+            self._connection_header()
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)

@@ -41,6 +41,12 @@ class RedfishEmulator:
         return f"http://127.0.0.1:{self.emulator_port}"
 
     @property
+    def accounts(self) -> Accounts:
+        """The AccountService's accounts (started), e.g. to slow its creates down."""
+        assert self._accounts is not None
+        return self._accounts.accounts
+
+    @property
     def htpasswd(self) -> Path:
         return self.dir / "htpasswd"
 

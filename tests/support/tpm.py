@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import atexit
+import functools
 import hashlib
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from tests.support.ports import free_port
@@ -29,12 +33,100 @@ def reference_values() -> dict[int, set[str]]:
     return ref
 
 
-class SoftTpm:
-    """Usage: `with SoftTpm(tmp) as tpm: TpmAgent("swtpm", tpm.tcti_config)`."""
+class EkCa:
+    """A TPM manufacturer: swtpm's local CA (root and intermediate, made on first use) issuing
+    EK certificates into the TPM states it manufactures (see ../shared/recipes/peers-wave2.md).
 
-    def __init__(self, state_dir: Path) -> None:
+    Usage: `ca = EkCa(tmp / "ca")`; `ca.manufacture(tmp / "state")`; trust `ca.bundle`."""
+
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory
+        self.dir.mkdir(parents=True, exist_ok=True)
+        (self.dir / "localca.conf").write_text(
+            f"statedir = {self.dir}\n"
+            f"signingkey = {self.dir}/signkey.pem\n"
+            f"issuercert = {self.dir}/issuercert.pem\n"
+            f"certserial = {self.dir}/certserial\n"
+        )
+        (self.dir / "localca.options").write_text(
+            "--platform-manufacturer Volt\n--platform-version 2.1\n--platform-model lab\n"
+        )
+        # Without --config swtpm_setup falls back to /etc and /var/lib/swtpm-localca.
+        (self.dir / "swtpm_setup.conf").write_text(
+            "create_certs_tool = /usr/bin/swtpm_localca\n"
+            f"create_certs_tool_config = {self.dir}/localca.conf\n"
+            f"create_certs_tool_options = {self.dir}/localca.options\n"
+            "active_pcr_banks = sha256\n"
+        )
+
+    @property
+    def bundle(self) -> Path:
+        """The root and the issuing intermediate, as an operator would configure them."""
+        path = self.dir / "bundle.pem"
+        if not path.exists():
+            root = (self.dir / "swtpm-localca-rootca-cert.pem").read_bytes()
+            path.write_bytes(root + (self.dir / "issuercert.pem").read_bytes())
+        return path
+
+    def manufacture(self, state: Path) -> None:
+        """A TPM state with an RSA 2048 EK (persistent at 0x81010001) and its certificate at
+        NV 0x01c00002 (and an ECC one), about a second."""
+        if shutil.which("swtpm_setup") is None:
+            raise RuntimeError("swtpm-tools is not installed (scripts/system-packages.sh)")
+        state.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [
+                "swtpm_setup",
+                "--tpm2",
+                "--tpmstate",
+                str(state),
+                "--config",
+                str(self.dir / "swtpm_setup.conf"),
+                "--create-ek-cert",
+                "--create-platform-cert",
+                "--lock-nvram",
+                "--overwrite",
+                "--pcr-banks",
+                "sha256",
+            ],
+            check=True,
+            capture_output=True,
+        )
+
+
+@dataclass(frozen=True)
+class LabTpms:
+    """Manufactured TPM states to copy from (`SoftTpm(dir, manufactured=...)`): `nodes` by the
+    operator's trusted `ca`, `rogue` by another CA (a TPM the tenant brought)."""
+
+    ca: EkCa
+    nodes: tuple[Path, ...]
+    rogue: Path
+
+
+@functools.cache
+def lab_tpms(count: int = 3) -> LabTpms:
+    """Once per test process (manufacturing takes about a second a TPM); every lab copies."""
+    root = Path(tempfile.mkdtemp(prefix="volt-tpms-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    ca = EkCa(root / "ca")
+    nodes = []
+    for i in range(count):
+        ca.manufacture(root / f"node{i}")
+        nodes.append(root / f"node{i}")
+    EkCa(root / "rogue-ca").manufacture(root / "rogue")
+    return LabTpms(ca, tuple(nodes), root / "rogue")
+
+
+class SoftTpm:
+    """Usage: `with SoftTpm(tmp) as tpm: TpmAgent("swtpm", tpm.tcti_config)`; with
+    `manufactured=lab_tpms().nodes[0]` it starts as a copy of that TPM (EK and certificate)."""
+
+    def __init__(self, state_dir: Path, *, manufactured: Path | None = None) -> None:
         if shutil.which("swtpm") is None:
             raise RuntimeError("swtpm is not installed (scripts/system-packages.sh installs it)")
+        if manufactured is not None and not state_dir.exists():
+            shutil.copytree(manufactured, state_dir)
         self.state = state_dir
         self.port = free_port(span=2)
         self._proc: subprocess.Popen[bytes] | None = None

@@ -27,7 +27,7 @@ from tests.conftest import serve
 from tests.support.client import Client
 from tests.support.openapi import Spec
 from tests.support.redfish import RedfishEmulator
-from tests.support.tpm import BOOT, SoftTpm, reference_values
+from tests.support.tpm import BOOT, SoftTpm, lab_tpms, reference_values
 from voltcore.config import Settings
 from voltcore.service import base_app
 
@@ -127,13 +127,14 @@ async def vault_lab(
     tmp: Path, settings: Settings, spec: Spec, **node_overrides: Any
 ) -> AsyncIterator[Lab]:
     """Racks get a fresh name per lab: earlier labs' reservations stay in the shared database."""
+    tpms = lab_tpms(len(ROLES))
     async with AsyncExitStack() as stack:
         bmc = RedfishEmulator(tmp / "bmc", nodes=len(ROLES))
         (tmp / "bmc").mkdir()
         stack.enter_context(bmc)
         nodes = []
         for i, (role, system) in enumerate(zip(ROLES, bmc.systems, strict=True)):
-            tpm = stack.enter_context(SoftTpm(tmp / f"tpm{i}"))
+            tpm = stack.enter_context(SoftTpm(tmp / f"tpm{i}", manufactured=tpms.nodes[i]))
             agent = TpmAgent("swtpm", tpm.tcti_config)
             stack.callback(agent.close)
             for pcr, data, what in BOOT:
@@ -150,6 +151,7 @@ async def vault_lab(
             reconcile_interval_s=0.2,
             retry_base_s=0.5,
             retry_max_s=1.0,
+            ek_ca_bundle=tpms.ca.bundle,  # the lab's TPM manufacturer
         )
         session = await stack.enter_async_context(aiohttp.ClientSession())
         placeholder = web.Application()

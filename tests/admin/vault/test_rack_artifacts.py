@@ -22,8 +22,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from admin.bootstrap import bootstrap_org
+from admin.tenancy import create_api_key
 from admin.vault.agent import quote_json
 from tests.admin.vault.conftest import Lab, vault_lab
+from tests.admin.vault.test_enrolment import ForgedAgent
 from tests.admin.vault.test_talos import validator as talos_validator
 from tests.conftest import MakeOrg, Org, serve
 from tests.support.openapi import Spec
@@ -287,6 +289,95 @@ async def test_another_org_gets_404_on_the_rack_and_everything_under_it(
     assert listed["data"] == []
     still = await api.get(f"/v1/vault/racks/{rack_id}", key=ready.org.key)
     assert still.json()["status"] == "ready"
+
+
+async def test_a_read_only_key_gets_no_secrets_and_changes_nothing(ready: ReadyRack) -> None:
+    """Talos configs hold the cluster's CA private keys (talosconfig mints an admin client
+    certificate) and attestation enrols keys: `write`, like every route that changes state."""
+    pool = ready.lab.app[POOL]
+    async with pool.acquire() as conn:
+        reader = await create_api_key(
+            conn, ready.org.id, name="reader", scopes=["read"], expires_at=None, created_by=None
+        )
+    api, rack_id = ready.lab.api, ready.rack["id"]
+    node_id = await _node_id(ready, "n0")
+    enrolled = await pool.fetchval(
+        "SELECT ak_public_pem FROM vault_inventory_nodes WHERE id = $1", node_id
+    )
+    await pool.execute(
+        "UPDATE vault_inventory_nodes SET ak_public_pem = NULL WHERE id = $1", node_id
+    )
+    try:
+        for method, tail, body in [
+            ("GET", "/talos-config", None),
+            ("GET", "/talos-config?role=worker", None),
+            ("GET", "/talos-config?role=talosconfig", None),
+            ("GET", "/attestation", None),
+            ("POST", "/redfish-credentials", {}),
+            ("DELETE", "", None),
+        ]:
+            reply = await api.request(
+                method, f"/v1/vault/racks/{rack_id}{tail}", key=reader.secret, json=body
+            )
+            reply.expect_error(403, "insufficient_scope")
+            assert b"PRIVATE KEY" not in reply.body and "'write'" in reply.error["message"]
+        reply = await api.post(
+            "/v1/vault/racks", key=reader.secret, json={"metro": "fra1", "rack_type": "x"}
+        )
+        reply.expect_error(403, "insufficient_scope")
+        # The attestation GET enrolled nothing, and no BMC account was made.
+        assert (
+            await pool.fetchval(
+                "SELECT ak_public_pem FROM vault_inventory_nodes WHERE id = $1", node_id
+            )
+            is None
+        )
+        assert not await pool.fetchval(
+            "SELECT count(*) FROM vault_bmc_accounts WHERE rack_id = $1", rack_id
+        )
+    finally:
+        await pool.execute(
+            "UPDATE vault_inventory_nodes SET ak_public_pem = $2 WHERE id = $1", node_id, enrolled
+        )
+    # Reading the rack itself is what `read` is for.
+    got = await api.get(f"/v1/vault/racks/{rack_id}", key=reader.secret)
+    assert got.status == 200 and got.json()["status"] == "ready"
+
+
+async def test_a_forged_agent_serving_its_own_key_is_not_enrolled(ready: ReadyRack) -> None:
+    """The tenant's OS runs an agent that serves a key it holds in software, with the node's
+    genuine EK certificate, and relays the credential to the real TPM: refused, not enrolled."""
+    pool = ready.lab.app[POOL]
+    node = ready.lab.nodes[1]
+    forged = ForgedAgent(node.agent)
+    runner, url = await serve(forged.app())
+    node_id = await _node_id(ready, "n1")
+    enrolled = await pool.fetchval(
+        "SELECT ak_public_pem FROM vault_inventory_nodes WHERE id = $1", node_id
+    )
+    await pool.execute(
+        "UPDATE vault_inventory_nodes SET agent_url = $2, ak_public_pem = NULL WHERE id = $1",
+        node_id,
+        url,
+    )
+    try:
+        report = await attest(ready)
+        stored = await pool.fetchval(
+            "SELECT ak_public_pem FROM vault_inventory_nodes WHERE id = $1", node_id
+        )
+    finally:
+        await pool.execute(
+            "UPDATE vault_inventory_nodes SET agent_url = $2, ak_public_pem = $3 WHERE id = $1",
+            node_id,
+            node.agent_url,
+            enrolled,
+        )
+        await runner.cleanup()
+    nodes = {n["name"]: n for n in report["nodes"]}
+    assert report["verdict"] == "fail" and nodes["n1"]["verdict"] == "fail"
+    assert "could not activate a credential" in nodes["n1"]["error"], nodes["n1"]["error"]
+    assert forged.activations == 1 and stored is None
+    assert nodes["n0"]["verdict"] == "pass"
 
 
 async def test_an_unexpected_measurement_fails_naming_it(ready: ReadyRack, node0: Any) -> None:
