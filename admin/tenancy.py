@@ -11,10 +11,10 @@ import asyncpg
 
 from voltcore.config import Tier
 from voltcore.db import Conn
-from voltcore.errors import Conflict, NotFound
+from voltcore.errors import Conflict, NotFound, PermissionDenied
 from voltcore.ids import new_id, spiffe_id
 from voltcore.keys import generate_key, hash_key, redact
-from voltcore.principal import key_status
+from voltcore.principal import Principal, key_status
 
 
 def unix(t: dt.datetime | None) -> int | None:
@@ -99,12 +99,14 @@ async def create_api_key(
     scopes: Sequence[str],
     expires_at: dt.datetime | None,
     created_by: str | None,
+    grant_id: str | None = None,
 ) -> NewKey:
+    """`grant_id`: the device-flow grant the key lives and dies with (`KeyBounds`)."""
     secret = generate_key()
     row = await conn.fetchrow(
         """INSERT INTO api_keys (id, org_id, name, secret_hash, redacted_value, scopes,
-                                 expires_at, created_by)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *""",
+                                 expires_at, created_by, grant_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *""",
         new_id("key"),
         org_id,
         name,
@@ -113,9 +115,46 @@ async def create_api_key(
         sorted(set(scopes)),
         expires_at,
         created_by,
+        grant_id,
     )
     assert row is not None
     return NewKey(row, secret)
+
+
+@dataclass(frozen=True)
+class KeyBounds:
+    """What a caller may put into a key it creates or rotates: at most its own scopes, and,
+    for a device-flow access token of anyone but an org admin, no life past the token's grant
+    (`expires_at`), to which the key is tied (`grant_id`: revoking the grant revokes it)."""
+
+    scopes: frozenset[str]
+    expires_at: dt.datetime | None = None
+    grant_id: str | None = None
+
+    def beyond(self, scopes: Sequence[str]) -> list[str]:
+        return sorted(set(scopes) - self.scopes)
+
+
+async def key_bounds(conn: Conn | asyncpg.Pool, principal: Principal) -> KeyBounds:
+    if principal.kind != "oauth_token":
+        return KeyBounds(principal.scopes)
+    # The grant ends when its last live token does (its refresh token, unless revoked); the
+    # approving user's role is read now, so a demoted admin's CLI is bounded from then on.
+    row = await conn.fetchrow(
+        """SELECT t.grant_id, u.role,
+                  (SELECT max(g.expires_at) FROM oauth_tokens g
+                   WHERE g.grant_id = t.grant_id AND g.revoked_at IS NULL) AS grant_expires_at
+           FROM oauth_tokens t LEFT JOIN users u ON u.id = t.user_id AND u.org_id = t.org_id
+           WHERE t.org_id = $1 AND t.id = $2""",
+        principal.org_id,
+        principal.subject,
+    )
+    if row is not None and row["role"] == "admin":
+        return KeyBounds(principal.scopes)
+    now = dt.datetime.now(dt.UTC)
+    if row is None or row["grant_expires_at"] is None:  # revoked meanwhile: nothing may outlive it
+        return KeyBounds(principal.scopes, now, row["grant_id"] if row else principal.subject)
+    return KeyBounds(principal.scopes, row["grant_expires_at"], row["grant_id"])
 
 
 async def get_api_key(
@@ -145,10 +184,12 @@ async def revoke_api_key(pool: asyncpg.Pool, org_id: str, key_id: str) -> asyncp
 
 
 async def rotate_api_key(
-    pool: asyncpg.Pool, org_id: str, key_id: str, *, grace: dt.timedelta, created_by: str
+    pool: asyncpg.Pool, principal: Principal, key_id: str, *, grace: dt.timedelta
 ) -> NewKey:
     """Issue a replacement with the same name, scopes and expiry; the old key stops working
-    after `grace` (at once when zero), as Stripe's key rolling does."""
+    after `grace` (at once when zero), as Stripe's key rolling does. The caller must hold
+    every scope of the key (rotating is minting), and its `KeyBounds` cap the new expiry."""
+    org_id = principal.org_id
     async with pool.acquire() as conn, conn.transaction():
         old = await get_api_key(conn, org_id, key_id, lock=True)
         now = dt.datetime.now(dt.UTC)
@@ -159,13 +200,24 @@ async def rotate_api_key(
                 param="key_id",
                 code="api_key_not_active",
             )
+        bounds = await key_bounds(conn, principal)
+        beyond = bounds.beyond(old["scopes"])
+        if beyond:
+            raise PermissionDenied(
+                f"Cannot rotate a key with scopes this credential lacks: {beyond}.",
+                param="scopes",
+            )
+        new_expiry = old["expires_at"]
+        if bounds.expires_at is not None:
+            new_expiry = min(new_expiry or bounds.expires_at, bounds.expires_at)
         new = await create_api_key(
             conn,
             org_id,
             name=old["name"],
             scopes=old["scopes"],
-            expires_at=old["expires_at"],
-            created_by=created_by,
+            expires_at=new_expiry,
+            created_by=principal.subject,
+            grant_id=bounds.grant_id or old["grant_id"],
         )
         expires_at, revoked_at = old["expires_at"], None
         if grace > dt.timedelta(0):

@@ -30,6 +30,14 @@ class WindowLimiter:
         events.append(now)
         return None
 
+    def refund(self, key: str) -> None:
+        """Take back the latest counted event: a caller that counts an attempt before it
+        knows the outcome (so that concurrent attempts cannot all pass) returns it when the
+        attempt turns out not to count."""
+        events = self._events.get(key)
+        if events:
+            events.pop()
+
     def _forget(self, now: float) -> None:
         """Bound memory: drop keys with nothing left in the window, else everything (failing
         open for a moment is better than growing without bound)."""

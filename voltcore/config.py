@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Tier = Literal["free", "standard", "enterprise"]
@@ -43,6 +44,21 @@ class Settings(BaseSettings):
     # Bodies past this size get 413 before any parsing: room for long prompts and embedding
     # batches, not for a client that streams without end.
     max_body_bytes: int = 8 << 20
+    # Reverse proxies (an ingress, a load balancer) whose `X-Forwarded-For` is believed, as
+    # CIDRs (`VOLT_TRUSTED_PROXIES='["10.0.0.0/8"]'`). Every per-client limit keys on the
+    # address they report (`voltcore.clientaddr`); from anyone else the header is ignored, so
+    # a client cannot pick its own budget. Empty: the socket's peer is the client.
+    trusted_proxies: list[IPv4Network | IPv6Network] = Field(default_factory=list)
+    # Bearer credentials that are well formed but unknown cost a database query each: one
+    # client gets this many such lookups per window, then 429 until the window moves on.
+    # Keys already cached (and unknown keys already seen) cost nothing and are not limited.
+    failed_auth_per_window: int = Field(30, ge=1)
+    failed_auth_window_s: float = Field(60.0, gt=0)
+    # `Idempotency-Key`s (Stripe's semantics) are kept this long, then the key may be reused
+    # with any body; a key whose first request never finished (the process died) is taken
+    # over by a retry after `idempotency_lock_timeout_s`, instead of answering 409 forever.
+    idempotency_ttl_s: float = Field(24 * 3600.0, gt=0)
+    idempotency_lock_timeout_s: float = Field(60.0, gt=0)
     db_pool_min: int = 1
     db_pool_max: int = 10
 
@@ -71,3 +87,17 @@ class Settings(BaseSettings):
     @property
     def artifacts(self) -> Path:
         return self.artifact_dir or self.data_dir / "artifacts"
+
+    @model_validator(mode="after")
+    def _artifacts_apart_from_database(self) -> Settings:
+        # Tenants fill the artifact store: the embedded database's files must not live in its
+        # tree (removing or sweeping artifacts would reach them, and the per-org storage limit
+        # counts only artifact bytes), nor the store inside the database's own directory.
+        if self.database_url is None:
+            store, pg = self.artifacts.resolve(), self.pgdata.resolve()
+            if store.is_relative_to(pg) or pg.is_relative_to(store):
+                raise ValueError(
+                    f"artifact_dir ({store}) must not be inside the database directory ({pg}) "
+                    "or contain it"
+                )
+        return self

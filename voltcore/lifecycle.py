@@ -66,7 +66,13 @@ async def writers_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def auth_ctx(app: web.Application) -> AsyncIterator[None]:
-    authenticator = KeyAuthenticator(app[POOL], trust_domain=app[SETTINGS].trust_domain)
+    settings = app[SETTINGS]
+    authenticator = KeyAuthenticator(
+        app[POOL],
+        trust_domain=settings.trust_domain,
+        failed_per_window=settings.failed_auth_per_window,
+        failed_window_s=settings.failed_auth_window_s,
+    )
     await authenticator.start()
     app[AUTHENTICATOR] = authenticator
     yield

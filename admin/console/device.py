@@ -64,7 +64,9 @@ async def verification_page(request: web.Request) -> web.Response:
     if not typed:
         return page("Approve a device", "<h1>Approve a device</h1>" + _entry_form())
     pending = await approval.lookup(request.app[POOL], settings, session, typed)
-    if pending is None:
+    if pending == "locked":
+        return _locked_page()
+    if pending == "unknown":
         return _unknown_page(typed)
     boxes = "".join(
         f'<label><input type=checkbox name=scope value="{esc(s)}" id="scope-{esc(s)}" checked> '
@@ -108,7 +110,9 @@ async def submit_verification(request: web.Request) -> web.Response:
     if approval.locked(settings, session):
         return _locked_page()
     pending = await approval.lookup(pool, settings, session, typed[:64])
-    if pending is None:
+    if pending == "locked":
+        return _locked_page()
+    if pending == "unknown":
         return _unknown_page(typed[:64])
     granted = approval.granted_scopes(pending, chosen, session, action)
     if not await approval.decide(pool, settings, session, pending, action, granted):

@@ -73,8 +73,9 @@ async def console(request: web.Request) -> web.Response:
     ]
     body = (
         f"<header><h1 id=org>{esc(session.org_name)}</h1>"
-        f'<form method=post action="/auth/logout"><span id=who>{esc(session.email)} '
-        f"({esc(session.role)})</span> <button id=logout>Sign out</button></form></header>"
+        f'<form method=post action="/auth/logout">{hidden("csrf_token", session.csrf_token)}'
+        f"<span id=who>{esc(session.email)} ({esc(session.role)})</span> "
+        "<button id=logout>Sign out</button></form></header>"
         + (
             '<p><a id=approve-device href="/oauth/device">Approve a device (CLI sign-in)</a></p>'
             if can_write

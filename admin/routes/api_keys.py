@@ -50,12 +50,6 @@ async def list_keys(request: web.Request) -> web.Response:
 async def create_key(request: web.Request) -> web.Response:
     principal = _caller(request)
     body = await read_json(request, ApiKeyCreate)
-    beyond = set(body.scopes) - principal.scopes
-    if beyond:
-        # A credential cannot mint a more powerful one than itself.
-        raise PermissionDenied(
-            f"Cannot grant scopes this credential lacks: {sorted(beyond)}.", param="scopes"
-        )
     expires_at = None
     if body.expires_at is not None:
         expires_at = dt.datetime.fromtimestamp(body.expires_at, dt.UTC)
@@ -64,6 +58,24 @@ async def create_key(request: web.Request) -> web.Response:
                 "'expires_at' must be in the future.", param="expires_at", code="invalid_value"
             )
     async with request.app[POOL].acquire() as conn:
+        bounds = await tenancy.key_bounds(conn, principal)
+        beyond = bounds.beyond(body.scopes)
+        if beyond:
+            # A credential cannot mint a more powerful one than itself.
+            raise PermissionDenied(
+                f"Cannot grant scopes this credential lacks: {beyond}.", param="scopes"
+            )
+        if bounds.expires_at is not None:
+            # A CLI's sign-in must not leave behind a key that outlives it.
+            if expires_at is None:
+                expires_at = bounds.expires_at
+            elif expires_at > bounds.expires_at:
+                raise PermissionDenied(
+                    "A key created with this access token cannot outlive its sign-in, which "
+                    f"ends at {int(bounds.expires_at.timestamp())}.",
+                    param="expires_at",
+                    code="exceeds_grant",
+                )
         new = await tenancy.create_api_key(
             conn,
             principal.org_id,
@@ -71,6 +83,7 @@ async def create_key(request: web.Request) -> web.Response:
             scopes=body.scopes,
             expires_at=expires_at,
             created_by=principal.subject,
+            grant_id=bounds.grant_id,
         )
     return json_response(new.object(), status=201)
 
@@ -101,10 +114,9 @@ async def rotate_key(request: web.Request) -> web.Response:
     body = await read_json(request, ApiKeyRotate, allow_empty=True)
     new = await tenancy.rotate_api_key(
         request.app[POOL],
-        principal.org_id,
+        principal,
         request.match_info["key_id"],
         grace=dt.timedelta(seconds=body.grace_period_seconds),
-        created_by=principal.subject,
     )
     request.app[AUTHENTICATOR].forget(request.match_info["key_id"])
     return json_response(new.object(), status=201)

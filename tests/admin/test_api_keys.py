@@ -144,3 +144,23 @@ async def test_list_is_cursor_paginated_newest_first(client: Client, org: Org) -
     assert len(seen) == 6 and seen[5] == org.key_id  # the bootstrap key is the oldest
     r = await client.get(keys(org), key=org.key, params={"after": "key_doesnotexist"})
     assert r.status == 400 and r.error["param"] == "after"
+
+
+async def test_rotation_cannot_widen_scopes(client: Client, org: Org) -> None:
+    """The attack: a write-only key rotates a read+write key, minting read+write for itself."""
+    writer = (
+        await client.post(keys(org), key=org.key, json={"name": "w", "scopes": ["write"]})
+    ).json()
+    both = (await client.post(keys(org), key=org.key, json={"name": "rw"})).json()
+    r = await client.post(f"{keys(org)}/{both['id']}/rotate", key=writer["secret"])
+    r.expect_error(403, "insufficient_scope", "scopes")
+    # Nothing was minted and the key is untouched.
+    assert (await client.get("/v1/me", key=both["secret"])).status == 200
+    listed = (await client.get(keys(org), key=org.key, params={"limit": 100})).json()["data"]
+    assert not [k for k in listed if k["name"] == "rw" and k["id"] != both["id"]]
+    # A key with no more than the caller's scopes still rotates.
+    mine = (
+        await client.post(keys(org), key=writer["secret"], json={"name": "w2", "scopes": ["write"]})
+    ).json()
+    r = await client.post(f"{keys(org)}/{mine['id']}/rotate", key=writer["secret"])
+    assert r.status == 201 and r.json()["scopes"] == ["write"]

@@ -1,11 +1,21 @@
-"""Authentication failures (401) and scope enforcement (403) on every admin endpoint."""
+"""Authentication failures (401), the failed-authentication limit (429) and scope enforcement
+(403) on every admin endpoint."""
 
 from __future__ import annotations
 
+import asyncio
+from ipaddress import ip_network
+
+import aiohttp
 import pytest
 
-from tests.conftest import Org
+from admin.app import create_app
+from tests.conftest import MakeOrg, Org, serve
 from tests.support.client import Client
+from tests.support.openapi import Spec
+from voltcore.appkeys import POOL
+from voltcore.config import Settings
+from voltcore.db import Pool
 from voltcore.keys import generate_key
 
 
@@ -98,3 +108,61 @@ async def test_key_cannot_mint_broader_scopes(client: Client, org: Org) -> None:
         f"/v1/orgs/{org.id}/api-keys", key=writer, json={"name": "esc", "scopes": ["read"]}
     )
     r.expect_error(403, "insufficient_scope", "scopes")
+
+
+async def test_a_flood_of_unknown_keys_is_refused_before_the_pool(
+    settings: Settings, make_org: MakeOrg, spec: Spec, pool: Pool
+) -> None:
+    """The attack: random well-formed keys as fast as possible, each one a database query,
+    until authenticated callers cannot get a connection from the 10 of the pool. Past its
+    limit the flooding client gets 429 without a query; another client behind the same
+    proxy, with a key nobody has used yet (so it must be looked up), is served meanwhile."""
+    org = await make_org()
+    limited = settings.model_copy(
+        update={"trusted_proxies": [ip_network("127.0.0.0/8")], "failed_auth_per_window": 10}
+    )
+    app = create_app(limited)
+    runner, base = await serve(app)
+    try:
+        async with aiohttp.ClientSession() as http:
+            api = Client(http, base, spec)
+            fresh = await _key_with(api, org, ["read"])
+            attacker = {"X-Forwarded-For": "203.0.113.7"}
+            sem = asyncio.Semaphore(50)
+
+            ids: dict[int, list[str]] = {401: [], 429: []}
+
+            async def attack() -> int:
+                async with sem:
+                    r = await api.get("/v1/me", key=generate_key(), headers=attacker)
+                    if r.status == 429:
+                        r.expect_error(429, "too_many_failed_authentications")
+                        assert 0 < int(r.headers["Retry-After"]) <= 60
+                    ids[r.status].append(r.headers["x-request-id"])
+                    return r.status
+
+            flood = [asyncio.create_task(attack()) for _ in range(400)]
+            await asyncio.sleep(0.05)
+            me = await api.get("/v1/me", key=fresh, headers={"X-Forwarded-For": "198.51.100.1"})
+            statuses = await asyncio.gather(*flood)
+            assert me.status == 200 and me.json()["org_id"] == org.id
+            assert statuses.count(401) == 10 and statuses.count(429) == 390
+            # The pool has connections to spare right after the flood.
+            assert app[POOL].get_idle_size() > 0
+            # The same unknown key again is answered from memory: 401, not counted, not 429.
+            seen = generate_key()
+            other = {"X-Forwarded-For": "198.51.100.2"}
+            replies = [await api.get("/v1/me", key=seen, headers=other) for _ in range(15)]
+            assert all(r.status == 401 for r in replies)
+            # The refused flood costs no audit rows either; the lookups that did run are audited.
+            await asyncio.sleep(0.5)  # the audit writer flushes every 50 ms here
+            audited = set(
+                await pool.fetchval(
+                    "SELECT array_agg(request_id) FROM audit_log WHERE request_id = ANY($1)",
+                    ids[401] + ids[429],
+                )
+                or []
+            )
+            assert audited == set(ids[401])
+    finally:
+        await runner.cleanup()

@@ -36,3 +36,12 @@ def test_memory_is_bounded() -> None:
     for i in range(1000):
         limiter.hit(f"client{i}", float(i))
     assert len(limiter._events) <= 100
+
+
+def test_a_refund_gives_back_the_latest_event() -> None:
+    limiter = WindowLimiter(1, 60)
+    assert limiter.hit("a", 0) is None
+    limiter.refund("a")  # the attempt turned out not to count
+    assert limiter.hit("a", 1) is None
+    assert limiter.hit("a", 2) is not None
+    limiter.refund("unknown")  # nothing counted: nothing to give back

@@ -1,8 +1,9 @@
 """Approving a device from a console session (RFC 8628 §3.3): the user code a signed-in admin
 typed, looked up; what may be granted (at most the scopes the device asked for and the admin's
-own); the decision, recorded. Wrong codes are counted per session and, past the limit, refused
-for a while (§5.1): a user code is short and must not be guessable. The console renders the
-page around these."""
+own); the decision, recorded. Wrong codes are counted per session (past the limit, it is refused
+for a while) and against every pending code (past its budget, it cannot be approved at all),
+atomically (§5.1): a user code is short and must not be guessable from many sessions at once.
+The console renders the page around these."""
 
 from __future__ import annotations
 
@@ -15,7 +16,12 @@ import asyncpg
 from admin.signin.device import store
 from admin.signin.device.config import OAuthSettings
 from admin.signin.device.policy import SCOPES, normalize_user_code, verification_locked
-from admin.signin.session.store import Session, record_code_failure
+from admin.signin.session.store import (
+    Session,
+    record_code_failure,
+    refund_code_attempt,
+    reserve_code_attempt,
+)
 from voltcore.errors import InvalidRequest
 
 Action = Literal["approve", "deny"]
@@ -48,14 +54,23 @@ def locked(settings: OAuthSettings, session: Session) -> bool:
 
 async def lookup(
     pool: asyncpg.Pool, settings: OAuthSettings, session: Session, typed: str
-) -> Pending | None:
-    """The pending request `typed` names; None, with one more wrong code counted, when it
-    names none (not a code, unknown, expired or already decided)."""
+) -> Pending | Literal["unknown", "locked"]:
+    """The pending request `typed` names; "unknown", with one more wrong code counted against
+    the session and every pending code, when it names none (not a code, unknown, expired,
+    decided, or out of guesses); "locked" when the session may not try now. The session's
+    attempt is counted before the lookup and handed back when it names a code, so parallel
+    requests cannot all slip under the limit."""
+    if not await reserve_code_attempt(
+        pool, session.id, settings.verify_window_s, settings.verify_max_failures
+    ):
+        return "locked"
     user_code = normalize_user_code(typed)
-    found = None if user_code is None else await store.pending_code(pool, user_code)
+    found = await store.pending_code(
+        pool, user_code, max_failures=settings.verify_code_max_failures
+    )
     if user_code is None or found is None:
-        await record_code_failure(pool, session.id, settings.verify_window_s)
-        return None
+        return "unknown"
+    await refund_code_attempt(pool, session.id)
     return Pending(user_code, found.client_id, found.scopes)
 
 

@@ -21,6 +21,10 @@ class OAuthSettings(BaseSettings):
     # Wrong user codes a console session may enter per window before it must wait.
     verify_max_failures: int = Field(5, ge=1)
     verify_window_s: int = Field(300, ge=10)
+    # Wrong user codes entered by anyone while a code is pending, after which it can no longer
+    # be approved (the CLI starts again): each guess has a 1 in 20^8 chance, so however many
+    # sessions guess, a code falls with odds of about 2 in a billion.
+    verify_code_max_failures: int = Field(50, ge=1)
     # Device authorizations one client address may start per window: each is a row and a
     # user code, so a flood must not fill the table or crowd the code space.
     device_codes_per_window: int = Field(10, ge=1)

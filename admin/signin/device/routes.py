@@ -15,6 +15,7 @@ from admin.signin.device.errors import NO_STORE, OAuthError, OAuthRateLimited
 from admin.signin.device.policy import parse_scope
 from admin.signin.web import public_base
 from voltcore.appkeys import AUTHENTICATOR, POOL
+from voltcore.clientaddr import client_address
 from voltcore.http import json_response, public
 
 routes = web.RouteTableDef()
@@ -62,7 +63,7 @@ def _client(request: web.Request, form: dict[str, str], *, required: bool) -> st
 @routes.post("/oauth/device/code")
 @public
 async def device_authorization(request: web.Request) -> web.Response:
-    wait = request.app[DEVICE_LIMITER].hit(request.remote or "", time.monotonic())
+    wait = request.app[DEVICE_LIMITER].hit(client_address(request), time.monotonic())
     if wait is not None:
         raise OAuthRateLimited(
             "Too many device authorizations from this address; retry later.", math.ceil(wait)

@@ -67,14 +67,36 @@ class PendingCode:
     scopes: tuple[str, ...]
 
 
-async def pending_code(pool: asyncpg.Pool, user_code: str) -> PendingCode | None:
-    """The pending, unexpired request a normalized user code names, if any."""
-    digest = code_hash(user_code)
-    row = await pool.fetchrow(
-        """SELECT * FROM oauth_device_codes
-           WHERE user_code_hash = $1 AND status = 'pending' AND expires_at > now()""",
-        digest,
-    )
+async def pending_code(
+    pool: asyncpg.Pool, user_code: str | None, *, max_failures: int
+) -> PendingCode | None:
+    """The pending, unexpired request a normalized user code names, if any, and not past its
+    budget of wrong guesses. An entry that names none is a wrong guess at every pending code
+    (a guesser aims at all of them at once), charged to each in the transaction that looked
+    the code up: however many sessions guess concurrently, no code can be approved after
+    `max_failures` wrong guesses were made while it was pending. `None` (not even shaped
+    like a code) is charged too."""
+    digest = code_hash(user_code) if user_code is not None else b""
+    async with pool.acquire() as conn, conn.transaction():
+        # Locked, so a guess waits for the charges committed before it and sees their count.
+        row = await conn.fetchrow(
+            """SELECT id, user_code_hash, client_id, scopes FROM oauth_device_codes
+               WHERE user_code_hash = $1 AND status = 'pending' AND expires_at > now()
+                 AND failed_attempts < $2
+               FOR UPDATE""",
+            digest,
+            max_failures,
+        )
+        if row is None:
+            # Locked in id order: concurrent charges queue instead of deadlocking.
+            await conn.execute(
+                """UPDATE oauth_device_codes SET failed_attempts = failed_attempts + 1
+                   WHERE id IN (SELECT id FROM oauth_device_codes
+                                WHERE status = 'pending' AND expires_at > now()
+                                  AND failed_attempts < $1
+                                ORDER BY id FOR UPDATE)""",
+                max_failures,
+            )
     # The lookup is by digest, so timing reveals nothing about the code; the explicit
     # constant-time check keeps it that way should the lookup ever change.
     if row is None or not hmac.compare_digest(row["user_code_hash"], digest):
@@ -261,12 +283,19 @@ async def refresh(
 
 
 async def _revoke_grant(conn: Conn, grant_id: str) -> tuple[str, ...]:
+    """The grant's tokens, and the keys its non-admin tokens minted (which must not outlive
+    it); returns every id revoked, for the caches."""
     rows = await conn.fetch(
         """UPDATE oauth_tokens SET revoked_at = now()
            WHERE grant_id = $1 AND revoked_at IS NULL RETURNING id""",
         grant_id,
     )
-    return tuple(r["id"] for r in rows)
+    keys = await conn.fetch(
+        """UPDATE api_keys SET revoked_at = now()
+           WHERE grant_id = $1 AND revoked_at IS NULL RETURNING id""",
+        grant_id,
+    )
+    return tuple(r["id"] for r in [*rows, *keys])
 
 
 async def revoke(pool: asyncpg.Pool, token: str) -> tuple[str, ...]:
@@ -290,10 +319,10 @@ async def revoke(pool: asyncpg.Pool, token: str) -> tuple[str, ...]:
 
 async def revoke_grant_for_org(pool: asyncpg.Pool, org_id: str, grant_id: str) -> tuple[str, ...]:
     """The console's "sign out this CLI": only the org's own grants."""
-    rows = await pool.fetch(
-        """UPDATE oauth_tokens SET revoked_at = now()
-           WHERE org_id = $1 AND grant_id = $2 AND revoked_at IS NULL RETURNING id""",
-        org_id,
-        grant_id,
-    )
-    return tuple(r["id"] for r in rows)
+    async with pool.acquire() as conn, conn.transaction():
+        owned = await conn.fetchval(
+            "SELECT 1 FROM oauth_tokens WHERE org_id = $1 AND grant_id = $2 LIMIT 1",
+            org_id,
+            grant_id,
+        )
+        return () if owned is None else await _revoke_grant(conn, grant_id)

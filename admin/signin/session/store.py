@@ -125,6 +125,36 @@ async def end_session(pool: asyncpg.Pool, cookie: str) -> None:
     )
 
 
+_NEW_WINDOW = "failed_since IS NULL OR failed_since < now() - make_interval(secs => $2)"
+
+
+async def reserve_code_attempt(
+    pool: asyncpg.Pool, session_id: str, window_s: int, max_failures: int
+) -> bool:
+    """Count a user-code attempt as wrong before it is checked, in the one statement that
+    checks the limit: concurrent attempts cannot all pass a check made before any of them
+    counted. False (nothing counted) when the session has used up its window."""
+    reserved = await pool.fetchval(
+        f"""UPDATE console_sessions SET
+               failed_codes = CASE WHEN {_NEW_WINDOW} THEN 1 ELSE failed_codes + 1 END,
+               failed_since = CASE WHEN {_NEW_WINDOW} THEN now() ELSE failed_since END
+           WHERE id = $1 AND (({_NEW_WINDOW}) OR failed_codes < $3)
+           RETURNING id""",
+        session_id,
+        float(window_s),
+        max_failures,
+    )
+    return reserved is not None
+
+
+async def refund_code_attempt(pool: asyncpg.Pool, session_id: str) -> None:
+    """The reserved attempt named a pending code after all: it was not a wrong one."""
+    await pool.execute(
+        "UPDATE console_sessions SET failed_codes = greatest(failed_codes - 1, 0) WHERE id = $1",
+        session_id,
+    )
+
+
 async def record_code_failure(pool: asyncpg.Pool, session_id: str, window_s: int) -> None:
     """Count a wrong user code; a new window starts once the last one has passed."""
     await pool.execute(

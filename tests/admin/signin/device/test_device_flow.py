@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from ipaddress import ip_network
 
 from admin.signin.device.config import OAuthSettings
 from tests.conftest import MakeOrg
@@ -275,3 +276,44 @@ async def test_a_flood_of_device_authorizations_is_refused(
         assert refused.json()["error"] == "too_many_requests"
         assert 0 < int(refused.headers["Retry-After"]) <= 60
         assert refused.headers["Cache-Control"] == "no-store"
+
+
+async def _device_code_from(svc: SigninService, forwarded_for: str) -> int:
+    from urllib.parse import urlencode
+
+    r = await svc.cli.post(
+        "/oauth/device/code",
+        data=urlencode({"client_id": CLIENT_ID}),
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Forwarded-For": forwarded_for,
+        },
+    )
+    return r.status
+
+
+async def test_behind_a_trusted_proxy_each_client_has_its_own_budget(
+    settings: Settings, idp: Idp, make_org: MakeOrg, spec: Spec
+) -> None:
+    """Behind an ingress every socket is the proxy's: the budget is per forwarded client, and
+    a client cannot escape its own by writing more addresses into the header."""
+    oauth = OAuthSettings(device_codes_per_window=2, device_code_window_s=60)
+    proxied = settings.model_copy(update={"trusted_proxies": [ip_network("127.0.0.0/8")]})
+    async with signin_service(proxied, idp, make_org, spec, oauth=oauth) as svc:
+        assert await _device_code_from(svc, "203.0.113.7") == 200
+        assert await _device_code_from(svc, "203.0.113.7") == 200
+        assert await _device_code_from(svc, "203.0.113.7") == 429
+        # Forged hops to the left of the real client are the client's own writing: ignored.
+        assert await _device_code_from(svc, "198.51.100.99, 203.0.113.7") == 429
+        # Another user behind the same ingress is not held up by the first.
+        assert await _device_code_from(svc, "198.51.100.1") == 200
+
+
+async def test_without_a_trusted_proxy_the_header_is_ignored(
+    settings: Settings, idp: Idp, make_org: MakeOrg, spec: Spec
+) -> None:
+    """The attack: a direct client names a new address in every request to get a new budget."""
+    oauth = OAuthSettings(device_codes_per_window=2, device_code_window_s=60)
+    async with signin_service(settings, idp, make_org, spec, oauth=oauth) as svc:
+        statuses = [await _device_code_from(svc, f"203.0.113.{n}") for n in range(1, 5)]
+        assert statuses == [200, 200, 429, 429]

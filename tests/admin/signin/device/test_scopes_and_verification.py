@@ -1,14 +1,22 @@
 """Scope enforcement for device-flow tokens on every route the app serves, and the
-verification page's guards: sign-in, CSRF, admin role, wrong-code rate limit, other orgs."""
+verification page's guards: sign-in, CSRF, admin role, wrong-code rate limit (per session,
+per code, atomic), other orgs."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 
 from aiohttp import web
 
-from tests.support.signin import SigninService, csrf_of, form_post
+from admin.signin.device.config import OAuthSettings
+from admin.signin.device.policy import new_user_code
+from tests.conftest import MakeOrg
+from tests.support.idp import Idp
+from tests.support.openapi import Spec
+from tests.support.signin import SigninService, csrf_of, form_post, signin_service
+from voltcore.config import Settings
 from voltcore.db import Pool
 from voltcore.http import READ_METHODS
 
@@ -117,7 +125,8 @@ async def test_members_cannot_approve(signin: SigninService, pool: Pool) -> None
     page = await member.get(f"/oauth/device?user_code={code['user_code']}")
     assert b"Only an admin" in page.body and b"csrf_token" not in page.body
     console = await member.get("/console")
-    assert b"csrf_token" not in console.body  # a member's console offers nothing that writes
+    # A member's console offers nothing that writes: its only form is signing out.
+    assert console.body.count(b"<form") == 1 and b'action="/auth/logout"' in console.body
     # Even with its session's own CSRF token, a member's approval is refused.
     cookie = next(c.value for c in member.session.cookie_jar if c.key == "volt_session")
     csrf = await pool.fetchval(
@@ -144,3 +153,43 @@ async def test_wrong_codes_are_rate_limited(signin: SigninService) -> None:
     other = await signin.browser_for(await signin.admin(signin.a))
     result = await signin.decide(other, code["user_code"], "approve")
     assert b"Device approved" in result.body
+
+
+def _wrong_codes(n: int, right: str) -> list[str]:
+    codes = {new_user_code() for _ in range(n + 1)} - {right}
+    return sorted(codes)[:n]
+
+
+async def test_parallel_wrong_codes_cannot_slip_under_the_limit(signin: SigninService) -> None:
+    """The attack: many guesses at once from one session, all sent before any is counted
+    (check-then-increment let every one of them through). Only the limit's worth is tried."""
+    code = await signin.device_code()
+    admin = await signin.browser_for(await signin.admin(signin.a))
+    pages = await asyncio.gather(
+        *(admin.get(f"/oauth/device?user_code={c}") for c in _wrong_codes(20, code["user_code"]))
+    )
+    tried = [p for p in pages if p.status == 200]
+    assert all(b"unknown, has expired" in p.body for p in tried)
+    assert len(tried) == 5 and sum(p.status == 429 for p in pages) == 15
+
+
+async def test_many_sessions_cannot_out_guess_a_code(
+    settings: Settings, idp: Idp, make_org: MakeOrg, spec: Spec
+) -> None:
+    """The attack: spread the guesses over many sessions, each under its own limit. Every wrong
+    guess counts against each pending code, so past its budget the code cannot be approved,
+    not even by someone who then enters it right."""
+    oauth = OAuthSettings(interval_s=1, verify_code_max_failures=3)
+    async with signin_service(settings, idp, make_org, spec, oauth=oauth) as svc:
+        code = await svc.device_code()
+        guessers = [await svc.browser_for(await svc.admin(svc.a)) for _ in range(3)]
+        for browser, wrong in zip(guessers, _wrong_codes(3, code["user_code"]), strict=True):
+            page = await browser.get(f"/oauth/device?user_code={wrong}")
+            assert page.status == 200 and b"unknown, has expired" in page.body
+        fresh = await svc.browser_for(await svc.admin(svc.a))
+        result = await svc.decide(fresh, code["user_code"], "approve")
+        assert b"unknown, has expired" in result.body and b"Device approved" not in result.body
+        assert (await svc.poll(code["device_code"])).json()["error"] == "authorization_pending"
+        # The budget is the code's: a code asked for after the guesses is approved as usual.
+        later = await svc.device_code()
+        assert b"Device approved" in (await svc.decide(fresh, later["user_code"], "approve")).body

@@ -11,7 +11,7 @@ import aiohttp
 
 from tests.support.client import Client
 from tests.support.idp import SigningKey, cookie_jar, finish_login, foreign_key, start_login
-from tests.support.signin import SigninService, domain_of
+from tests.support.signin import SigninService, csrf_of, domain_of, form_post
 
 
 def _set_cookie(resp: aiohttp.ClientResponse, name: str) -> str:
@@ -187,11 +187,30 @@ async def test_roles_follow_groups(signin: SigninService, pool: Any) -> None:
     assert (row["role"], row["org_id"]) == ("member", signin.a.id)
 
 
+async def test_logout_needs_a_post_with_the_csrf_token(signin: SigninService) -> None:
+    """The attack: sign a user out from another site, with a link (GET) or a cross-site form
+    (a POST without the session's token). Both are refused and the session lives on."""
+    browser = await signin.browser_for(await signin.member(signin.a))
+    link = await browser.get("/auth/logout", check_spec=False)  # no such operation
+    link.expect_error(405, "method_not_allowed")
+    forged = await form_post(browser, "/auth/logout", {"csrf_token": "guessed"})
+    forged.expect_error(403, "csrf_failed", "csrf_token")
+    bare = await browser.post("/auth/logout")
+    bare.expect_error(403, "csrf_failed", "csrf_token")
+    page = await browser.get("/console")
+    assert page.status == 200 and b'action="/auth/logout"' in page.body
+
+
 async def test_logout_ends_the_session(signin: SigninService) -> None:
     browser = await signin.browser_for(await signin.admin(signin.a))
     cookie = next(c.value for c in browser.session.cookie_jar if c.key == "volt_session")
-    assert (await browser.get("/console")).status == 200
-    r = await browser.session.post(f"{signin.base}/auth/logout", allow_redirects=False)
+    console = await browser.get("/console")
+    assert console.status == 200
+    r = await browser.session.post(
+        f"{signin.base}/auth/logout",
+        data={"csrf_token": csrf_of(console)},
+        allow_redirects=False,
+    )
     assert r.status == 302 and r.headers["Location"] == "/console/signed-out"
     assert 'volt_session=""' in _set_cookie(r, "volt_session")
     # The old cookie value is dead on the server, not just forgotten by the browser.
