@@ -10,10 +10,12 @@ from typing import Any
 from aiohttp import web
 
 from inference import sse
+from inference.appkeys import SPARK_SETTINGS
 from inference.logprobs import chat_logprobs
 from inference.params import (
     chat_prompt,
     check_context,
+    check_sequences,
     sampling_params,
     structured_outputs,
 )
@@ -37,7 +39,9 @@ class _Choice:
 async def create_chat_completion(request: web.Request) -> web.StreamResponse:
     body = await read_json(request, ChatCompletionRequest)
     engine, tuned = await find_model(request, body.model, "chat", "chat completions")
-    prompt = chat_prompt(engine, body)
+    settings = request.app[SPARK_SETTINGS]
+    sequences = check_sequences(engine, settings, 1, body.n, param="messages")
+    prompt = await chat_prompt(engine, body, settings)
     max_tokens = check_context(engine, len(prompt), body.output_limit, "messages")
     k = body.top_logprobs or 0
     params = sampling_params(
@@ -53,7 +57,7 @@ async def create_chat_completion(request: web.Request) -> web.StreamResponse:
         "model": body.model,
         "system_fingerprint": None,
     }
-    async with Run(request, engine, ENDPOINT, tuned=tuned) as run:
+    async with Run(request, engine, ENDPOINT, tuned=tuned, sequences=sequences) as run:
         if body.stream:
             return await _stream(request, run, body, prompt, params, head, k)
         choices = [_Choice() for _ in range(body.n)]

@@ -9,8 +9,15 @@ from typing import Any
 from aiohttp import web
 
 from inference import sse
+from inference.appkeys import SPARK_SETTINGS
 from inference.logprobs import CompletionLogprobs
-from inference.params import check_context, completion_prompts, sampling_params
+from inference.params import (
+    check_context,
+    check_sequences,
+    completion_prompts,
+    prompt_count,
+    sampling_params,
+)
 from inference.protocol import CompletionRequest
 from inference.serving import Run, find_model, finish_reason
 from voltcore.http import json_response
@@ -24,7 +31,10 @@ ENDPOINT = "/v1/completions"
 async def create_completion(request: web.Request) -> web.StreamResponse:
     body = await read_json(request, CompletionRequest)
     engine, tuned = await find_model(request, body.model, "chat", "completions")
-    prompts = completion_prompts(engine, body.prompt)
+    settings = request.app[SPARK_SETTINGS]
+    # Bounded before tokenizing: thousands of prompts are refused at the cost of counting them.
+    sequences = check_sequences(engine, settings, prompt_count(body.prompt), body.n)
+    prompts = await completion_prompts(engine, body.prompt, settings)
     max_tokens = min(check_context(engine, len(p), body.max_tokens, "prompt") for p in prompts)
     params = sampling_params(engine, body, max_tokens=max_tokens, logprobs=body.logprobs)
     n = body.n
@@ -40,7 +50,7 @@ async def create_completion(request: web.Request) -> web.StreamResponse:
         "system_fingerprint": None,
         "object": "text_completion",
     }
-    async with Run(request, engine, ENDPOINT, tuned=tuned) as run:
+    async with Run(request, engine, ENDPOINT, tuned=tuned, sequences=sequences) as run:
         if body.stream:
             return await _stream(request, run, body, prompts, params, head, echo, lps, finish)
         async for p, out in run.generate(prompts, params):

@@ -8,7 +8,8 @@ import base64
 import numpy as np
 from aiohttp import web
 
-from inference.params import completion_prompts
+from inference.appkeys import SPARK_SETTINGS
+from inference.params import completion_prompts, prompt_count
 from inference.protocol import EmbeddingRequest
 from inference.serving import Run, find_engine
 from voltcore.errors import InvalidRequest
@@ -17,18 +18,20 @@ from voltcore.validation import read_json
 
 routes = web.RouteTableDef()
 ENDPOINT = "/v1/embeddings"
-MAX_INPUTS = 2048  # OpenAI's limit per request
 
 
 @routes.post(ENDPOINT)
 async def create_embeddings(request: web.Request) -> web.Response:
     body = await read_json(request, EmbeddingRequest)
     engine = find_engine(request, body.model, "embedding", "embeddings")
-    inputs = completion_prompts(engine, body.input, param="input")
-    if len(inputs) > MAX_INPUTS:
+    settings = request.app[SPARK_SETTINGS]
+    # Counted before tokenizing, so that an oversized list costs nothing to refuse.
+    count, limit = prompt_count(body.input), settings.max_embedding_inputs
+    if count > limit:
         raise InvalidRequest(
-            f"At most {MAX_INPUTS} inputs per request.", param="input", code="invalid_value"
+            f"At most {limit} inputs per request; got {count}.", param="input", code="invalid_value"
         )
+    inputs = await completion_prompts(engine, body.input, settings, param="input")
     for i, ids in enumerate(inputs):
         if len(ids) > engine.max_model_len:
             raise InvalidRequest(

@@ -38,6 +38,8 @@ class Engine:
     tokenizer: Any
     max_model_len: int
     admission: Admission
+    # The most sequences (prompts x n) one request may start, before admission's own bound.
+    max_sequences_per_request: int = 128
     created: int = field(default_factory=lambda: int(time.time()))
 
     @property
@@ -48,12 +50,26 @@ class Engine:
     def unfinished_requests(self) -> int:
         return int(self.llm.get_num_unfinished_requests())
 
+    @property
+    def sequence_limit(self) -> int:
+        """The most engine sequences one request may cost: past it, a 400."""
+        return min(self.max_sequences_per_request, self.admission.limits.largest)
+
     async def generate(
-        self, prompt_ids: list[int], params: Any, request_id: str, lora: Any = None
+        self,
+        prompt_ids: list[int],
+        params: Any,
+        request_id: str,
+        lora: Any = None,
+        *,
+        cache_salt: str | None = None,
     ) -> AsyncIterator[Any]:
-        async for out in self.llm.generate(
-            {"prompt_token_ids": prompt_ids}, params, request_id, lora_request=lora
-        ):
+        """`cache_salt` partitions the prefix cache: a prompt only hits blocks cached under the
+        same salt, so a tenant's `cached_tokens` (and TTFT) say nothing about other tenants."""
+        prompt: dict[str, Any] = {"prompt_token_ids": prompt_ids}
+        if cache_salt is not None:
+            prompt["cache_salt"] = cache_salt
+        async for out in self.llm.generate(prompt, params, request_id, lora_request=lora):
             yield out
 
     async def embed(self, prompt_ids: list[int], request_id: str) -> Any:
@@ -113,6 +129,17 @@ def _engine_args(spec: ModelSpec) -> Any:
     )
 
 
+def admission_limits(spec: ModelSpec, settings: SparkSettings) -> Limits:
+    """Sequences in flight per engine and per org. On a generating engine an org also keeps
+    within its share of the batch: vLLM runs waiting requests first come, first served, so an
+    org holding more than the batch would make everyone else's first token wait for its
+    sequences to finish. (Pooling requests finish in one step and are not capped this way.)"""
+    per_org = settings.max_inflight_per_org
+    if spec.kind == "chat":
+        per_org = min(per_org, max(1, int(spec.max_num_seqs * settings.max_org_share_of_batch)))
+    return Limits(settings.max_inflight_per_model, per_org)
+
+
 def start_engine(spec: ModelSpec, settings: SparkSettings) -> Engine:
     """Blocking (20-30 s on CPU): call it from a thread."""
     from vllm.v1.engine.async_llm import AsyncLLM
@@ -124,7 +151,8 @@ def start_engine(spec: ModelSpec, settings: SparkSettings) -> Engine:
         llm=llm,
         tokenizer=llm.get_tokenizer(),
         max_model_len=int(llm.model_config.max_model_len),
-        admission=Admission(Limits(settings.max_inflight_per_model, settings.max_inflight_per_org)),
+        admission=Admission(admission_limits(spec, settings)),
+        max_sequences_per_request=settings.max_sequences_per_request,
     )
     log.info(
         "engine ready",

@@ -10,7 +10,7 @@ from aiohttp import web
 from inference.appkeys import ENGINES, FINE_TUNED
 from inference.engine import Engine
 from inference.lora import FineTuned
-from inference.serving import visible_to, volt_block
+from inference.serving import tuned_engine, visible_to, volt_block
 from voltcore.appkeys import PRINCIPAL
 from voltcore.errors import NotFound
 from voltcore.http import json_response
@@ -45,10 +45,10 @@ async def list_models(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     engines = request.app[ENGINES]
     data = [model_object(e) for e in engines.values() if visible_to(e, principal)]
-    # The org's own fine-tuned models, where this deployment serves their base model.
+    # The org's own fine-tuned models, where this deployment serves their base model to it.
     for tuned in await request.app[FINE_TUNED].for_org(principal.org_id):
-        base = engines.get(tuned.base_model)
-        if base is not None and base.spec.max_loras:
+        base = tuned_engine(request, tuned, principal)
+        if base is not None:
             data.append(tuned_object(tuned, base))
     return json_response(
         {"object": "list", "data": data, "volt": volt_block(request, principal, started=started)}
@@ -61,9 +61,10 @@ async def get_model(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     model_id = request.match_info["model_id"]
     tuned = await request.app[FINE_TUNED].get(model_id, principal.org_id)
-    engine = request.app[ENGINES].get(tuned.base_model if tuned else model_id)
-    if tuned is not None and engine is not None and engine.spec.max_loras:
-        body = tuned_object(tuned, engine)
+    base = tuned_engine(request, tuned, principal)
+    engine = request.app[ENGINES].get(model_id)
+    if tuned is not None and base is not None:
+        body = tuned_object(tuned, base)
     elif tuned is None and engine is not None and visible_to(engine, principal):
         body = model_object(engine)
     else:

@@ -3,15 +3,63 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+from inference.config import SparkSettings
 from inference.engine import Engine
 from inference.protocol import ChatCompletionRequest, SamplingFields
 from voltcore.errors import InvalidRequest
 
 
-def chat_prompt(engine: Engine, request: ChatCompletionRequest) -> list[int]:
-    """Render the messages with the model's own chat template, then tokenize."""
+def prompt_count(prompt: Any) -> int:
+    """How many prompts a `prompt` (or embeddings `input`) holds, without tokenizing it."""
+    if isinstance(prompt, str) or (prompt and isinstance(prompt[0], int)):
+        return 1
+    return len(prompt)
+
+
+def check_sequences(
+    engine: Engine, settings: SparkSettings, prompts: int, n: int, param: str = "prompt"
+) -> int:
+    """The engine sequences a request starts (prompts x n), refused with a 400 past the
+    per-request bounds. Called before tokenizing: refusing costs nothing however large the body."""
+    if prompts > settings.max_prompts_per_request:
+        raise InvalidRequest(
+            f"At most {settings.max_prompts_per_request} prompts per request; got {prompts}.",
+            param=param,
+            code="invalid_value",
+        )
+    sequences, limit = prompts * n, engine.sequence_limit
+    if sequences > limit:
+        raise InvalidRequest(
+            f"{prompts} prompt(s) with n={n} would start {sequences} sequences; "
+            f"'{engine.spec.id}' takes at most {limit} per request. Lower 'n' or send fewer "
+            "prompts per request.",
+            param="n" if n > 1 else param,
+            code="invalid_value",
+        )
+    return sequences
+
+
+def _text_size(prompt: Any) -> int:
+    """Characters (or token ids) to process: what decides whether to leave the event loop."""
+    if isinstance(prompt, str):
+        return len(prompt)
+    return sum(len(item) for item in prompt) if prompt and not isinstance(prompt[0], int) else 0
+
+
+async def chat_prompt(
+    engine: Engine, request: ChatCompletionRequest, settings: SparkSettings
+) -> list[int]:
+    """Render the messages with the model's own chat template, then tokenize; in a worker
+    thread for large conversations (jinja and the tokenizer would hold the event loop)."""
+    if sum(len(m.text()) for m in request.messages) > settings.inline_tokenize_chars:
+        return await asyncio.to_thread(_chat_prompt, engine, request)
+    return _chat_prompt(engine, request)
+
+
+def _chat_prompt(engine: Engine, request: ChatCompletionRequest) -> list[int]:
     messages = [
         # Older templates know no "developer" role; it is the system prompt by another name.
         {"role": "system" if m.role == "developer" else m.role, "content": m.text()}
@@ -30,8 +78,17 @@ def chat_prompt(engine: Engine, request: ChatCompletionRequest) -> list[int]:
     return list(engine.tokenizer.encode(text, add_special_tokens=False))
 
 
-def completion_prompts(engine: Engine, prompt: Any, param: str = "prompt") -> list[list[int]]:
-    """A string, strings, token ids or lists of token ids: always a list of token-id lists."""
+async def completion_prompts(
+    engine: Engine, prompt: Any, settings: SparkSettings, param: str = "prompt"
+) -> list[list[int]]:
+    """A string, strings, token ids or lists of token ids: always a list of token-id lists;
+    tokenized in a worker thread when there is much of it. Check the prompt count first."""
+    if _text_size(prompt) > settings.inline_tokenize_chars:
+        return await asyncio.to_thread(_completion_prompts, engine, prompt, param)
+    return _completion_prompts(engine, prompt, param)
+
+
+def _completion_prompts(engine: Engine, prompt: Any, param: str) -> list[list[int]]:
     if isinstance(prompt, str):
         prompt = [prompt]
     if prompt and isinstance(prompt[0], int):

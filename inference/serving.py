@@ -59,11 +59,30 @@ async def find_model(
     engine and the adapter to apply. Another org's fine-tuned model is not found."""
     if not model.startswith(LORA_PREFIX):
         return find_engine(request, model, kind, endpoint), None
-    tuned = await request.app[FINE_TUNED].get(model, request[PRINCIPAL].org_id)
-    engine = request.app[ENGINES].get(tuned.base_model) if tuned else None
-    if tuned is None or engine is None or not engine.spec.max_loras:
+    principal = request[PRINCIPAL]
+    tuned = await request.app[FINE_TUNED].get(model, principal.org_id)
+    engine = tuned_engine(request, tuned, principal)
+    if tuned is None or engine is None:
         raise _not_found(model)
     return _usable(engine, model, kind, endpoint), tuned
+
+
+def tuned_engine(
+    request: web.Request, tuned: FineTuned | None, principal: Principal
+) -> Engine | None:
+    """The engine serving the org's fine-tuned model, if the org may use it: exactly the base
+    model's tier rules (an org whose tier may not use the base model, say after a downgrade,
+    may not use its fine-tunes either), and a base engine that serves adapters."""
+    engine = request.app[ENGINES].get(tuned.base_model) if tuned else None
+    if engine is None or not engine.spec.max_loras or not visible_to(engine, principal):
+        return None
+    return engine
+
+
+def cache_salt(principal: Principal) -> str:
+    """The prefix-cache partition of a caller: one per org, so that the cache still serves an
+    org's repeated prefixes (system prompts, few-shot examples) but never another org's."""
+    return f"org:{principal.org_id}"
 
 
 def _usable(engine: Engine, model: str, kind: str, endpoint: str) -> Engine:
@@ -103,6 +122,7 @@ class Run:
         endpoint: str,
         *,
         tuned: FineTuned | None = None,
+        sequences: int = 1,
     ) -> None:
         self.request = request
         self.engine = engine
@@ -112,6 +132,9 @@ class Run:
         self.tuned = tuned
         self._lora = tuned.request() if tuned else None
         self.principal: Principal = request[PRINCIPAL]
+        # What admission counts: every engine sequence the request starts (prompts x n).
+        self.sequences = sequences
+        self._salt = cache_salt(self.principal)
         self.id = uuid.uuid4().hex
         self.started = time.perf_counter()
         self.first_token: float | None = None
@@ -126,7 +149,7 @@ class Run:
         self._labels = (engine.spec.id, self.principal.tier)
 
     async def __aenter__(self) -> Run:
-        verdict = self.engine.admission.try_admit(self.principal.org_id)
+        verdict = self.engine.admission.try_admit(self.principal.org_id, self.sequences)
         if verdict is not Verdict.ADMITTED:
             self._metrics.rejected.labels(self.engine.spec.id, verdict.value).inc()
             self._refuse(verdict)
@@ -134,20 +157,31 @@ class Run:
         return self
 
     def _refuse(self, verdict: Verdict) -> None:
-        limits = self.engine.admission.limits
+        admission, model = self.engine.admission, self.engine.spec.id
+        limits = admission.limits
+        if verdict is Verdict.TOO_LARGE:
+            raise InvalidRequest(
+                f"This request would start {self.sequences} sequences; '{model}' takes at most "
+                f"{limits.largest} per request.",
+                param="n",
+                code="invalid_value",
+            )
         if verdict is Verdict.TENANT_LIMIT:
+            held = admission.inflight_of(self.principal.org_id)
             raise RateLimited(
-                f"Your organization has {limits.max_inflight_per_tenant} requests in flight "
-                f"to '{self.engine.spec.id}', its limit; retry when one completes.",
+                f"Your organization has {held} of its {limits.max_inflight_per_tenant} "
+                f"sequences in flight on '{model}' and this request needs {self.sequences}; "
+                "retry when one completes.",
                 headers={
                     "retry-after": "1",
                     "x-ratelimit-limit-requests": str(limits.max_inflight_per_tenant),
-                    "x-ratelimit-remaining-requests": "0",
+                    "x-ratelimit-remaining-requests": str(
+                        max(limits.max_inflight_per_tenant - held, 0)
+                    ),
                 },
             )
         raise ServiceUnavailable(
-            f"'{self.engine.spec.id}' is at capacity ({limits.max_inflight} requests in "
-            "flight); retry shortly.",
+            f"'{model}' is at capacity ({limits.max_inflight} sequences in flight); retry shortly.",
             code="engine_overloaded",
             headers={"retry-after": "1"},
         )
@@ -160,7 +194,7 @@ class Run:
         for engine_request in self._open:
             with contextlib.suppress(Exception):
                 await self.engine.abort(engine_request)
-        self.engine.admission.release(self.principal.org_id)
+        self.engine.admission.release(self.principal.org_id, self.sequences)
         self._metrics.inflight.labels(self.engine.spec.id).dec()
         self._meter()
 
@@ -231,7 +265,9 @@ class Run:
         engine_request = f"{self.id}-{index}"
         self._open.add(engine_request)
         try:
-            async for out in self.engine.generate(prompt, params, engine_request, lora):
+            async for out in self.engine.generate(
+                prompt, params, engine_request, lora, cache_salt=self._salt
+            ):
                 self._observe(out)
                 yield index, out
         except Exception as err:
