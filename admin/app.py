@@ -13,6 +13,7 @@ from admin.signin.install import install as install_signin
 from admin.vault.config import VaultSettings
 from admin.vault.install import install as install_vault
 from finetune.config import FinetuneSettings
+from voltcore import idempotency
 from voltcore.config import Settings
 from voltcore.service import base_app
 
@@ -29,6 +30,8 @@ def install(
     install_finetune(app, finetune_settings)
     install_signin(app)
     install_console(app)
+    # Forge, Vault and fine-tuning POSTs take Idempotency-Keys; expired ones are swept here.
+    app.cleanup_ctx.append(idempotency.sweep_ctx)
     for module in (orgs, api_keys, usage, audit):
         app.router.add_routes(module.routes)
 

@@ -97,6 +97,25 @@ async def delete_file(db: Db, org_id: str, file_id: str) -> None:
     await db.execute("DELETE FROM ft_files WHERE org_id = $1 AND id = $2", org_id, file_id)
 
 
+async def lock_org(conn: Conn, what: str, org_id: str) -> None:
+    """Serialise one org's checks of a limit with its inserts, until the transaction ends
+    (two concurrent uploads cannot both take the last free byte)."""
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"ft:{what}:{org_id}"
+    )
+
+
+async def file_usage(db: Db, org_id: str) -> tuple[int, int]:
+    """(files, bytes) the org stores."""
+    row = await db.fetchrow(
+        "SELECT count(*) AS n, COALESCE(sum(bytes), 0)::bigint AS b FROM ft_files "
+        "WHERE org_id = $1",
+        org_id,
+    )
+    assert row is not None
+    return int(row["n"]), int(row["b"])
+
+
 # ------------------------------------------------------------------ jobs
 
 
@@ -143,6 +162,16 @@ async def insert_job(db: Db, org_id: str, job_id: str, **fields: Any) -> Job:
     return Job.from_record(row)
 
 
+async def unfinished_jobs(db: Db, org_id: str) -> int:
+    return int(
+        await db.fetchval(
+            "SELECT count(*) FROM ft_jobs WHERE org_id = $1 AND status = ANY($2::text[])",
+            org_id,
+            list(MACHINE.open),
+        )
+    )
+
+
 # `JOBS.get(db, org_id, job_id)` is an org's job or a 404; `JOBS.apply(db, job, event,
 # **changes)` one transition, stamping `finished_at` when the job ends.
 JOBS: StateTable[Job, JobState, JobEvent] = StateTable(
@@ -156,17 +185,74 @@ JOBS: StateTable[Job, JobState, JobEvent] = StateTable(
 
 
 async def lock_next(conn: Conn, state: JobState) -> Job | None:
-    """The oldest job in `state` that no other worker holds, locked for this transaction."""
+    """The next job in `state` that no other worker holds, locked for this transaction, taken
+    fairly across orgs: the org with the fewest running jobs first, then the one served least
+    recently in `state`, then the one whose head-of-line job has waited longest; inside an org,
+    its oldest job. A queue is never first come first served across orgs, or one org's
+    thousand queued jobs would hold every other org's first job behind them."""
+    orgs = await conn.fetch(
+        """SELECT o.org_id FROM (
+               SELECT org_id,
+                      count(*) FILTER (WHERE status = 'running') AS running,
+                      min(created_at) FILTER (WHERE status = $1) AS head
+               FROM ft_jobs WHERE status IN ($1, 'running') GROUP BY org_id
+           ) o LEFT JOIN ft_org_turns t ON t.org_id = o.org_id AND t.status = $1
+           WHERE o.head IS NOT NULL
+           ORDER BY o.running, t.served_at NULLS FIRST, o.head, o.org_id""",
+        state.value,
+    )
+    ranked = [o["org_id"] for o in orgs]
+    # First pass: an org's turn is held by one claimer at a time, so claimers that rank the
+    # orgs at the same moment spread over them instead of all taking the first org's jobs.
+    for org_id in ranked:
+        if await _take_turn(conn, org_id, state):
+            job = await _oldest(conn, org_id, state)
+            if job is not None:
+                await conn.execute(
+                    """UPDATE ft_org_turns SET served_at = clock_timestamp()
+                       WHERE org_id = $1 AND status = $2""",
+                    org_id,
+                    state.value,
+                )
+                return job
+    # Every turn is held by another claimer: any free job will do rather than none.
+    for org_id in ranked:
+        if (job := await _oldest(conn, org_id, state)) is not None:
+            return job
+    return None
+
+
+async def _take_turn(conn: Conn, org_id: str, state: JobState) -> bool:
+    await conn.execute(
+        """INSERT INTO ft_org_turns (org_id, status, served_at) VALUES ($1, $2, '-infinity')
+           ON CONFLICT DO NOTHING""",
+        org_id,
+        state.value,
+    )
+    return bool(
+        await conn.fetchval(
+            """SELECT true FROM ft_org_turns WHERE org_id = $1 AND status = $2
+               FOR UPDATE SKIP LOCKED""",
+            org_id,
+            state.value,
+        )
+    )
+
+
+async def _oldest(conn: Conn, org_id: str, state: JobState) -> Job | None:
+    # The ranking took no locks: an org whose jobs all went to other workers meanwhile is
+    # skipped, not waited for.
     row = await conn.fetchrow(
-        """SELECT * FROM ft_jobs WHERE status = $1 ORDER BY created_at, id
+        """SELECT * FROM ft_jobs WHERE org_id = $1 AND status = $2 ORDER BY created_at, id
            LIMIT 1 FOR UPDATE SKIP LOCKED""",
+        org_id,
         state.value,
     )
     return None if row is None else Job.from_record(row)
 
 
 async def claim(pool: asyncpg.Pool, worker: str) -> Job | None:
-    """Take the oldest queued job: several workers never take the same one."""
+    """Take the next queued job, fairly across orgs: several workers never take the same one."""
     async with pool.acquire() as conn, conn.transaction():
         job = await lock_next(conn, JobState.QUEUED)
         if job is None:

@@ -15,6 +15,7 @@ from aiohttp import BodyPartReader, web
 from admin.finetune.appkeys import FINETUNE_SETTINGS
 from admin.finetune.views import file_object
 from finetune import artifacts, store
+from finetune.config import FinetuneSettings
 from finetune.dataset import DatasetError, LineValidator
 from finetune.store import File
 from voltcore.appkeys import POOL, PRINCIPAL, SETTINGS
@@ -47,8 +48,34 @@ def _filename(part: BodyPartReader) -> str:
     return name[:255] or "file.jsonl"
 
 
-async def _receive(part: BodyPartReader, tmp: Path, limit: int) -> tuple[int, int, str]:
-    """Stream the file part to `tmp`, checking each line; returns (bytes, examples, sha256)."""
+def _storage_full(limit: int) -> Conflict:
+    return Conflict(
+        f"Your organization's files would exceed its storage limit of {limit} bytes "
+        "(max_org_file_bytes); delete files you no longer need.",
+        param="file",
+        code="file_storage_limit_exceeded",
+    )
+
+
+def _check_quota(limits: FinetuneSettings, files: int, used: int, size: int) -> None:
+    """409 naming the limit when one more file of `size` bytes would pass either org limit."""
+    if files >= limits.max_org_files:
+        raise Conflict(
+            f"Your organization already stores {files} files, the limit (max_org_files is "
+            f"{limits.max_org_files}); delete files you no longer need.",
+            param="file",
+            code="file_count_limit_exceeded",
+        )
+    if used + size > limits.max_org_file_bytes:
+        raise _storage_full(limits.max_org_file_bytes)
+
+
+async def _receive(
+    part: BodyPartReader, tmp: Path, limit: int, room: int, org_limit: int
+) -> tuple[int, int, str]:
+    """Stream the file part to `tmp`, checking each line; returns (bytes, examples, sha256).
+    Stops as soon as the file passes `limit` (413) or the org's free storage `room` (409), so
+    a tenant cannot park more than its share on the disk even while the upload runs."""
     validator, digest, size = LineValidator(), hashlib.sha256(), 0
     out: BinaryIO = await asyncio.to_thread(tmp.open, "wb")
     try:
@@ -58,6 +85,8 @@ async def _receive(part: BodyPartReader, tmp: Path, limit: int) -> tuple[int, in
                 raise PayloadTooLarge(
                     f"The file is larger than the limit of {limit} bytes.", param="file"
                 )
+            if size > room:
+                raise _storage_full(org_limit)
             validator.feed(chunk)
             digest.update(chunk)
             await asyncio.to_thread(out.write, chunk)
@@ -85,7 +114,13 @@ async def create_file(request: web.Request) -> web.Response:
         )
     org = request[PRINCIPAL].org_id
     root = request.app[SETTINGS].artifacts
-    limit = request.app[FINETUNE_SETTINGS].max_file_bytes
+    limits = request.app[FINETUNE_SETTINGS]
+    pool = request.app[POOL]
+    # Refused before a byte is stored when the org is already at a limit; checked again under
+    # the org's lock when the row goes in (concurrent uploads).
+    files, used = await store.file_usage(pool, org)
+    _check_quota(limits, files, used, 0)
+    room = limits.max_org_file_bytes - used
     file_id = store.new_file_id()
     key = artifacts.file_key(org, file_id)
     tmp = artifacts.staging(root, key)
@@ -101,7 +136,9 @@ async def create_file(request: web.Request) -> web.Response:
                 purpose = await _small_field(part, "purpose")
             elif part.name == "file" and received is None:
                 filename = _filename(part)
-                received = await _receive(part, tmp, limit)
+                received = await _receive(
+                    part, tmp, limits.max_file_bytes, room, limits.max_org_file_bytes
+                )
             else:
                 name = part.name or "(unnamed)"
                 raise InvalidRequest(
@@ -128,16 +165,19 @@ async def create_file(request: web.Request) -> web.Response:
                 code="missing_required_parameter",
             )
         size, examples, sha256 = received
-        await asyncio.to_thread(artifacts.publish, root, tmp, key)
-        row = await store.insert_file(
-            request.app[POOL],
-            org,
-            file_id,
-            filename=filename,
-            size=size,
-            examples=examples,
-            sha256=sha256,
-        )
+        async with pool.acquire() as conn, conn.transaction():
+            await store.lock_org(conn, "files", org)
+            _check_quota(limits, *await store.file_usage(conn, org), size)
+            await asyncio.to_thread(artifacts.publish, root, tmp, key)
+            row = await store.insert_file(
+                conn,
+                org,
+                file_id,
+                filename=filename,
+                size=size,
+                examples=examples,
+                sha256=sha256,
+            )
     except BaseException:
         await asyncio.to_thread(artifacts.remove, tmp)
         if received is not None:

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from aiohttp import web
 from pydantic import Field
 
-from admin.finetune.appkeys import BASE_MODELS
+from admin.finetune.appkeys import BASE_MODELS, FINETUNE_SETTINGS
 from admin.finetune.views import event_object, job_object
 from finetune import store
 from finetune.plan import DEFAULT_LORA
@@ -149,6 +149,18 @@ async def _file(conn: Conn, org_id: str, file_id: str, param: str) -> None:
         ) from None
 
 
+async def _job_room(conn: Conn, org_id: str, limit: int) -> None:
+    """409 naming the limit when the org already has `limit` jobs that have not finished: one
+    org cannot fill the workers' queue (the claim is fair, but the queue is still shared)."""
+    if await store.unfinished_jobs(conn, org_id) >= limit:
+        raise Conflict(
+            f"Your organization has {limit} fine-tuning jobs that have not finished, the limit "
+            "(max_org_unfinished_jobs); wait for one to end or cancel one.",
+            param=None,
+            code="unfinished_job_limit_exceeded",
+        )
+
+
 async def create_job(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     body = await read_json(request, CreateFineTuningJob)
@@ -156,9 +168,13 @@ async def create_job(request: web.Request) -> web.Response:
     _base_model(request, body, principal)
     pool = request.app[POOL]
     org = principal.org_id
+    limit = request.app[FINETUNE_SETTINGS].max_org_unfinished_jobs
 
     async def create() -> tuple[int, dict[str, Any]]:
         async with pool.acquire() as conn, conn.transaction():
+            # Serialised per org, so concurrent creates cannot each see room for one more.
+            await store.lock_org(conn, "jobs", org)
+            await _job_room(conn, org, limit)
             await _file(conn, org, body.training_file, "training_file")
             if body.validation_file is not None:
                 await _file(conn, org, body.validation_file, "validation_file")
