@@ -28,6 +28,7 @@ READY_CHECKS = web.AppKey("ready_checks", dict[str, ReadyCheck])
 
 REQUEST_ID = web.RequestKey("request_id", str)
 PRINCIPAL = web.RequestKey("principal", Principal)
-# Set on a request refused before it was anyone's (a flood of unknown keys past its limit):
-# counted in the request metrics by status, but not worth an audit row each.
-UNAUDITED = web.RequestKey("unaudited", bool)
+# Set on a request shed before it was anyone's (a flood of unknown keys past its limit):
+# counted in the request metrics by status, but worth neither an audit row nor a log line
+# each, or the flood would cost the log what it no longer costs the pool.
+SHED = web.RequestKey("shed", bool)

@@ -22,7 +22,7 @@ from voltcore.appkeys import (
     PRINCIPAL,
     REQUEST_ID,
     SETTINGS,
-    UNAUDITED,
+    SHED,
 )
 from voltcore.audit import AuditEntry
 from voltcore.clientaddr import client_address
@@ -144,6 +144,8 @@ def _record(request: web.Request, started: float, status: int) -> None:
     metrics = request.app[METRICS]
     metrics.requests.labels(request.method, route, str(status)).inc()
     metrics.latency.labels(request.method, route).observe(elapsed)
+    if request.get(SHED, False):
+        return
     principal = request.get(PRINCIPAL)
     access_log.info(
         "request",
@@ -156,11 +158,7 @@ def _record(request: web.Request, started: float, status: int) -> None:
             "org_id": principal.org_id if principal else None,
         },
     )
-    if (
-        AUDIT in request.app
-        and not request.path.startswith(UNAUDITED_PREFIXES)
-        and not request.get(UNAUDITED, False)
-    ):
+    if AUDIT in request.app and not request.path.startswith(UNAUDITED_PREFIXES):
         request.app[AUDIT].add(
             AuditEntry(
                 time=dt.datetime.now(dt.UTC),
@@ -203,8 +201,8 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         raise
     except RateLimited:
         # Too many unknown keys from this client: each refusal must cost next to nothing,
-        # so it leaves a count in the metrics, not a row in the audit log.
-        request[UNAUDITED] = True
+        # so it leaves a count in the metrics, no audit row and no log line.
+        request[SHED] = True
         raise
     request[PRINCIPAL] = principal
     app[KEY_USE].used(principal.subject, dt.datetime.now(dt.UTC))
