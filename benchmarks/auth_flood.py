@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import collections
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,6 +32,7 @@ import orjson
 
 from admin.bootstrap import bootstrap_org
 from benchmarks.results import write_section
+from tests.support.ports import free_port
 from voltcore.db import EmbeddedPostgres, create_pool, migrate
 from voltcore.keys import generate_key
 
@@ -44,12 +44,6 @@ FLOOD_CONCURRENCY = 64
 # Each with random well-formed keys; "malformed" (checksum wrong, refused before any lookup in
 # every version) is the floor: what any 500 requests a second cost the shared CPU.
 FLOODS = ((500.0, "random"), (500.0, "malformed"), (0.0, "random"))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def _until_ready(base: str) -> None:
@@ -170,7 +164,7 @@ def _row(limit: str, rounds: list[list[Phase]], i: int) -> str:
 
 async def _scenario(dsn: str, key: str, org_id: str, seconds: float, limit: int) -> list[Phase]:
     """One server with this failed-auth limit: unloaded, then under each flood rate."""
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = os.environ | {
         "VOLT_DATABASE_URL": dsn,
