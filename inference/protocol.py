@@ -4,75 +4,181 @@ parameters lives in `inference.params`."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from voltcore.errors import InvalidRequest
 from voltcore.validation import RequestModel
 
-# OpenAI parameters these endpoints know but Volt does not serve: a clear 400 naming them beats
-# the "unrecognized argument" a typo gets.
-UNSUPPORTED = {
-    "audio",
-    "function_call",
-    "functions",
-    "metadata",
-    "modalities",
-    "parallel_tool_calls",
-    "prediction",
-    "reasoning_effort",
-    "service_tier",
-    "store",
-    "tool_choice",
-    "tools",
-    "web_search_options",
-    "suffix",
-    "verbosity",
-}
+
+class OpenAIModel(RequestModel):
+    """A request object under OpenAI's conventions: an explicit `null` means "not given" (the
+    SDKs send `temperature: null`, `tools: null`, ...), so a known field set to null takes its
+    default. An unknown field stays an error, null or not: a typo never passes silently."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_unset(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or None not in data.values():
+            return data
+        known = {f.alias or n for n, f in cls.model_fields.items()}
+        return {k: v for k, v in data.items() if v is not None or k not in known}
 
 
-class OpenAIRequest(RequestModel):
+class OpenAIRequest(OpenAIModel):
+    # OpenAI parameters an endpoint knows but Volt cannot honour, with the reason the 400 gives:
+    # a clear refusal naming them beats the "unrecognized argument" a typo gets. Null is fine.
+    UNSUPPORTED: ClassVar[dict[str, str]] = {}
+
     @model_validator(mode="before")
     @classmethod
     def _refuse_unsupported(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            for name in data:
-                if name in UNSUPPORTED and data[name] is not None:
+            for name, value in data.items():
+                if name in cls.UNSUPPORTED and value is not None:
                     raise InvalidRequest(
-                        f"'{name}' is not supported by Volt.",
+                        f"'{name}' is not supported by Volt: {cls.UNSUPPORTED[name]}",
                         param=name,
                         code="unsupported_parameter",
                     )
+            data = {k: v for k, v in data.items() if k not in cls.UNSUPPORTED}
         return data
 
 
-class TextPart(RequestModel):
+class TextPart(OpenAIModel):
     type: Literal["text"]
     text: str
 
 
-class Message(RequestModel):
-    role: Literal["system", "developer", "user", "assistant"]
-    content: str | list[TextPart] | None = None
+class RefusalPart(OpenAIModel):
+    """An assistant's earlier refusal, replayed in the history."""
+
+    type: Literal["refusal"]
+    refusal: str
+
+
+class MediaPart(OpenAIModel):
+    """Image, audio and file input: parsed only to be refused by name (Volt's chat models read
+    text), rather than failing as an unknown shape."""
+
+    model_config = ConfigDict(extra="allow")
+    type: Literal["image_url", "input_audio", "file"]
+
+
+ContentPart = Annotated[TextPart | RefusalPart | MediaPart, Field(discriminator="type")]
+
+
+class FunctionCall(OpenAIModel):
+    name: str = Field(min_length=1, max_length=64)
+    arguments: str  # JSON text, as the model produced it
+
+
+class ToolCall(OpenAIModel):
+    """A tool call of an earlier assistant turn, as Spark (or OpenAI) returned it."""
+
+    id: str = Field(min_length=1, max_length=256)
+    type: Literal["function"]
+    function: FunctionCall
+
+
+class Message(OpenAIModel):
+    """One message of any role; which fields a role may carry is checked by
+    `ChatCompletionRequest`, where the error can name `messages[i]`."""
+
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: str | list[ContentPart] | None = None
     name: str | None = Field(None, max_length=64)
+    # Assistant turns, exactly as the SDKs replay a returned message.
+    refusal: str | None = None
+    tool_calls: list[ToolCall] | None = None
+    audio: dict[str, Any] | None = None  # a reference to earlier audio output: never Volt's
+    annotations: list[dict[str, Any]] | None = None  # URL citations of web search: ignored
+    function_call: FunctionCall | None = None  # deprecated; refused like `functions`
+    # Tool results.
+    tool_call_id: str | None = Field(None, min_length=1, max_length=256)
 
     def text(self) -> str:
+        """The text content; other parts are refused before anything reads this."""
         if self.content is None:
             return ""
         if isinstance(self.content, str):
             return self.content
-        return "".join(part.text for part in self.content)
+        return "".join(
+            part.text if isinstance(part, TextPart) else part.refusal
+            for part in self.content
+            if not isinstance(part, MediaPart)
+        )
 
 
-class JsonSchemaFormat(RequestModel):
+_ROLE_FIELDS = {
+    "system": {"content", "name"},
+    "developer": {"content", "name"},
+    "user": {"content", "name"},
+    "assistant": {"content", "name", "refusal", "tool_calls", "audio", "annotations"},
+    "tool": {"content", "tool_call_id"},
+}
+
+
+def check_message(message: Message, i: int) -> None:
+    """OpenAI's per-role rules, naming `messages[i].field` when one is broken."""
+    where = f"messages[{i}]"
+    for name in message.model_fields_set - _ROLE_FIELDS[message.role] - {"role"}:
+        if name == "function_call":
+            raise InvalidRequest(
+                "'function_call' is deprecated and not supported by Volt; use 'tool_calls'.",
+                param=f"{where}.function_call",
+                code="unsupported_parameter",
+            )
+        raise InvalidRequest(
+            f"'{name}' is not allowed in a message with role '{message.role}'.",
+            param=f"{where}.{name}",
+            code="invalid_value",
+        )
+    if message.audio is not None:
+        raise InvalidRequest(
+            "Volt generates no audio, so there is no earlier audio output to refer to.",
+            param=f"{where}.audio",
+            code="unsupported_parameter",
+        )
+    if message.role == "tool" and message.tool_call_id is None:
+        raise InvalidRequest(
+            f"Missing required parameter: '{where}.tool_call_id'.",
+            param=f"{where}.tool_call_id",
+            code="missing_required_parameter",
+        )
+    if message.role != "assistant" and message.content is None:
+        raise InvalidRequest(
+            f"Missing required parameter: '{where}.content'.",
+            param=f"{where}.content",
+            code="missing_required_parameter",
+        )
+    for j, part in enumerate(message.content if isinstance(message.content, list) else []):
+        allowed = {"assistant": ("text", "refusal"), "user": ("text",)}.get(message.role, ("text",))
+        if part.type in allowed:
+            continue
+        if isinstance(part, MediaPart) and message.role == "user":
+            raise InvalidRequest(
+                f"'{part.type}' content is not supported: Volt's chat models read text only.",
+                param=f"{where}.content[{j}].type",
+                code="unsupported_value",
+            )
+        raise InvalidRequest(
+            f"A message with role '{message.role}' takes content parts of type "
+            f"{' or '.join(repr(a) for a in allowed)}, not '{part.type}'.",
+            param=f"{where}.content[{j}].type",
+            code="invalid_value",
+        )
+
+
+class JsonSchemaFormat(OpenAIModel):
     name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
     description: str | None = None
     schema_: dict[str, Any] | None = Field(None, alias="schema")
     strict: bool | None = None
 
 
-class ResponseFormat(RequestModel):
+class ResponseFormat(OpenAIModel):
     # One model rather than a tagged union, so that errors name `response_format.json_schema.x`.
     type: Literal["text", "json_object", "json_schema"]
     json_schema: JsonSchemaFormat | None = None
@@ -88,8 +194,12 @@ class ResponseFormat(RequestModel):
         return self
 
 
-class StreamOptions(RequestModel):
+class StreamOptions(OpenAIModel):
     include_usage: bool = False
+    # OpenAI pads stream events with random characters against length side channels; Volt's
+    # events are not padded (its deployments terminate TLS at their own ingress), so accepted
+    # and ignored.
+    include_obfuscation: bool = False
 
 
 Stop = str | Annotated[list[str], Field(max_length=4)] | None
@@ -128,16 +238,77 @@ class SamplingFields(OpenAIRequest):
         return self
 
 
+class ToolFunction(OpenAIModel):
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    description: str | None = None
+    parameters: dict[str, Any] | None = None  # a JSON Schema object; absent: no arguments
+    strict: bool | None = None
+
+
+class ChatTool(OpenAIModel):
+    type: Literal["function"]
+    function: ToolFunction
+
+
+class NamedFunction(OpenAIModel):
+    name: str
+
+
+class NamedToolChoice(OpenAIModel):
+    type: Literal["function"]
+    function: NamedFunction
+
+
+ToolChoice = Literal["none", "auto", "required"] | NamedToolChoice
+ServiceTier = Literal["auto", "default", "flex", "scale", "priority"]
+
+
 class ChatCompletionRequest(SamplingFields):
+    UNSUPPORTED: ClassVar[dict[str, str]] = {
+        "functions": "deprecated by OpenAI; use 'tools'.",
+        "function_call": "deprecated by OpenAI; use 'tool_choice'.",
+        "reasoning_effort": "Volt's models are not reasoning models.",
+        "verbosity": "Volt's models have no verbosity control; bound 'max_completion_tokens'.",
+        "web_search_options": "Volt's models do not search the web.",
+    }
+
     messages: list[Message] = Field(min_length=1)
     model: str
+    audio: dict[str, Any] | None = None  # refused unless null: see `_check`
     logprobs: bool = False
     max_completion_tokens: int | None = Field(None, ge=1)
+    # Accepted with OpenAI's meaning where it has one here, ignored where it only concerns
+    # stored completions (Volt stores none); see openapi.yaml for each.
+    metadata: dict[str, Annotated[str, Field(max_length=512)]] | None = Field(None, max_length=16)
+    modalities: list[Literal["text", "audio"]] | None = None
+    parallel_tool_calls: bool | None = None
+    prediction: dict[str, Any] | None = None
+    prompt_cache_key: str | None = Field(None, max_length=1024)
     response_format: ResponseFormat | None = None
+    safety_identifier: str | None = Field(None, max_length=256)
+    service_tier: ServiceTier | None = None
+    store: bool | None = None
+    tool_choice: ToolChoice | None = None
+    tools: list[ChatTool] | None = Field(None, max_length=128)
     top_logprobs: int | None = Field(None, ge=0, le=20)
 
     @model_validator(mode="after")
     def _check(self) -> ChatCompletionRequest:
+        for i, message in enumerate(self.messages):
+            check_message(message, i)
+        if self.store:
+            raise InvalidRequest(
+                "'store: true' asks Volt to keep the completion, and Volt never keeps prompts "
+                "or completions: they do not leave the serving pod. Leave 'store' unset or false.",
+                param="store",
+                code="unsupported_value",
+            )
+        if self.audio is not None or "audio" in (self.modalities or []):
+            raise InvalidRequest(
+                "Volt's models generate text only; audio output is not supported.",
+                param="audio" if self.audio is not None else "modalities",
+                code="unsupported_value",
+            )
         if self.top_logprobs is not None and not self.logprobs:
             raise InvalidRequest(
                 "'top_logprobs' requires 'logprobs' to be true.",
@@ -167,6 +338,10 @@ Prompt = (
 
 
 class CompletionRequest(SamplingFields):
+    UNSUPPORTED: ClassVar[dict[str, str]] = {
+        "suffix": "Volt's models do not fill in the middle; put the text in 'prompt'.",
+    }
+
     model: str
     prompt: Prompt
     best_of: int | None = Field(None, ge=1, le=128)
