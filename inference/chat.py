@@ -18,9 +18,11 @@ from inference.params import (
     check_sequences,
     sampling_params,
     structured_outputs,
+    verified,
 )
 from inference.protocol import ChatCompletionRequest
-from inference.serving import Run, find_model, finish_reason
+from inference.serving import Run, chunk_usage, event_stream, find_model, finish_reason
+from inference.tools import ToolPlan, ToolStream, done, finish_with_calls, plan_tools
 from voltcore.http import json_response
 from voltcore.validation import read_json
 
@@ -41,26 +43,38 @@ async def create_chat_completion(request: web.Request) -> web.StreamResponse:
     engine, tuned = await find_model(request, body.model, "chat", "chat completions")
     settings = request.app[SPARK_SETTINGS]
     sequences = check_sequences(engine, settings, 1, body.n, param="messages")
-    prompt = await chat_prompt(engine, body, settings)
+    plan = plan_tools(engine, body.tools, body.tool_choice, body.parallel_tool_calls)
+    prompt = await chat_prompt(engine, body, settings, plan.template_tools if plan else None)
     max_tokens = check_context(engine, len(prompt), body.output_limit, "messages")
     k = body.top_logprobs or 0
-    params = sampling_params(
+    structured = structured_outputs(body)
+    if plan is not None:
+        structured = plan.constrain(structured)
+    params = verified(
         engine,
-        body,
-        max_tokens=max_tokens,
-        logprobs=k if body.logprobs else None,
-        structured=structured_outputs(body),
+        sampling_params(
+            engine,
+            body,
+            max_tokens=max_tokens,
+            logprobs=k if body.logprobs else None,
+            structured=structured,
+        ),
+        "tools" if plan is not None and plan.schema is not None else "response_format",
     )
     head = {
         "id": f"chatcmpl-{uuid.uuid4().hex}",
         "created": int(time.time()),
         "model": body.model,
         "system_fingerprint": None,
+        # Requests do not choose a tier: the org's tier decides (and is in the volt block).
+        "service_tier": "default",
     }
     async with Run(request, engine, ENDPOINT, tuned=tuned, sequences=sequences) as run:
         if body.stream:
-            return await _stream(request, run, body, prompt, params, head, k)
+            return await _stream(request, run, body, prompt, params, head, k, plan)
         choices = [_Choice() for _ in range(body.n)]
+        # Each choice is read on its own: n answers may call different tools, or none.
+        readers = [plan.stream() if plan else None for _ in choices]
         async for _, out in run.generate([prompt], params):
             for o in out.outputs:
                 choice = choices[o.index]
@@ -68,6 +82,11 @@ async def create_chat_completion(request: web.Request) -> web.StreamResponse:
                 if body.logprobs:
                     choice.logprobs += chat_logprobs(engine.tokenizer, o.token_ids, o.logprobs, k)
                 choice.finish_reason = finish_reason(o.finish_reason) or choice.finish_reason
+                if (reader := readers[o.index]) is not None:
+                    reader.feed(o.text)
+            if plan is not None and done([c.finish_reason is not None for c in choices], readers):
+                break
+        messages = [_message("".join(c.text), r) for c, r in zip(choices, readers, strict=True)]
         return json_response(
             {
                 **head,
@@ -75,15 +94,11 @@ async def create_chat_completion(request: web.Request) -> web.StreamResponse:
                 "choices": [
                     {
                         "index": i,
-                        "message": {
-                            "role": "assistant",
-                            "content": "".join(c.text),
-                            "refusal": None,
-                        },
+                        "message": messages[i],
                         "logprobs": {"content": c.logprobs, "refusal": None}
                         if body.logprobs
                         else None,
-                        "finish_reason": c.finish_reason or "stop",
+                        "finish_reason": finish_with_calls(c.finish_reason or "stop", readers[i]),
                     }
                     for i, c in enumerate(choices)
                 ],
@@ -101,6 +116,7 @@ async def _stream(
     params: Any,
     head: dict[str, Any],
     k: int,
+    plan: ToolPlan | None,
 ) -> web.StreamResponse:
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
     base = {**head, "object": "chat.completion.chunk"}
@@ -108,11 +124,11 @@ async def _stream(
         base["usage"] = None
 
     def chunk(choices: list[dict[str, Any]]) -> dict[str, Any]:
-        return {**base, "choices": choices}
+        return {**base, "choices": choices, **chunk_usage(run, body.stream_options, len(prompt))}
 
-    response = await sse.open_stream(request)
     finished: dict[int, str] = {}
-    try:
+    readers = [plan.stream() if plan else None for _ in range(body.n)]
+    async with event_stream(request, run) as response:
         await sse.send(
             response,
             chunk(
@@ -130,7 +146,8 @@ async def _stream(
         async for _, out in run.generate([prompt], params):
             deltas = []
             for o in out.outputs:
-                if o.text or o.token_ids:
+                delta = _delta(o.text, readers[o.index])
+                if (o.text or o.token_ids) and (delta or body.logprobs):
                     lp = (
                         {
                             "content": chat_logprobs(
@@ -144,7 +161,7 @@ async def _stream(
                     deltas.append(
                         {
                             "index": o.index,
-                            "delta": {"content": o.text},
+                            "delta": delta,
                             "logprobs": lp,
                             "finish_reason": None,
                         }
@@ -153,9 +170,24 @@ async def _stream(
                     finished[o.index] = finish_reason(o.finish_reason) or "stop"
             if deltas:
                 await sse.send(response, chunk(deltas))
+            if plan is not None and done([i in finished for i in range(body.n)], readers):
+                break
+        # What tool-call reading held back (text that might have begun a call).
+        held = [
+            {"index": i, "delta": delta, "logprobs": None, "finish_reason": None}
+            for i, reader in enumerate(readers)
+            if reader is not None and (delta := _delta(None, reader))
+        ]
+        if held:
+            await sse.send(response, chunk(held))
         # Finish chunks wait for the end so that the very last one can carry the volt block.
         ends: list[dict[str, Any]] = [
-            {"index": i, "delta": {}, "logprobs": None, "finish_reason": finished.get(i, "stop")}
+            {
+                "index": i,
+                "delta": {},
+                "logprobs": None,
+                "finish_reason": finish_with_calls(finished.get(i, "stop"), readers[i]),
+            }
             for i in range(body.n)
         ]
         for i, end in enumerate(ends):
@@ -164,6 +196,24 @@ async def _stream(
         if include_usage:
             await sse.send(response, {**chunk([]), "usage": run.usage(), "volt": run.volt()})
         await sse.done(response)
-    except ConnectionResetError:
-        pass  # the client left; leaving the Run aborts the engine request and meters it
     return response
+
+
+def _message(text: str, reader: ToolStream | None) -> dict[str, Any]:
+    """The assistant message of a whole answer: under tools, its calls, and content null when
+    the answer is only calls (as OpenAI returns it)."""
+    if reader is None:
+        return {"role": "assistant", "content": text, "refusal": None}
+    content, calls = reader.finish()  # it has read the text as it was generated
+    message = {"role": "assistant", "content": content, "refusal": None}
+    return {**message, "tool_calls": calls} if calls else message
+
+
+def _delta(text: str | None, reader: ToolStream | None) -> dict[str, Any]:
+    """A stream delta for new text (None: the output ended); empty when a tool-call reader
+    holds the text back for now."""
+    if reader is None:
+        return {"content": text}
+    content, calls = reader.feed(text) if text is not None else reader.flush()
+    delta: dict[str, Any] = {"content": content} if content else {}
+    return {**delta, "tool_calls": calls} if calls else delta

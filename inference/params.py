@@ -4,11 +4,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from types import EllipsisType
 from typing import Any
 
+from inference import templates
 from inference.config import SparkSettings
 from inference.engine import Engine
-from inference.protocol import ChatCompletionRequest, SamplingFields
+from inference.protocol import ChatCompletionRequest, Message, SamplingFields
+from inference.tools import plan_tools
 from voltcore.errors import InvalidRequest
 
 
@@ -50,24 +54,71 @@ def _text_size(prompt: Any) -> int:
 
 
 async def chat_prompt(
-    engine: Engine, request: ChatCompletionRequest, settings: SparkSettings
+    engine: Engine,
+    request: ChatCompletionRequest,
+    settings: SparkSettings,
+    tools: list[dict[str, Any]] | EllipsisType | None = ...,
 ) -> list[int]:
-    """Render the messages with the model's own chat template, then tokenize; in a worker
-    thread for large conversations (jinja and the tokenizer would hold the event loop)."""
+    """Render the messages with the model's chat template (the catalog's `chat_template`, else
+    the model's own) and `tools` (`ToolPlan.template_tools` of `inference.tools.plan_tools`;
+    left out, they are planned here from the request, so that every caller renders what chat
+    renders), then tokenize; in a worker thread for large conversations (jinja and the
+    tokenizer would hold the event loop)."""
+    if tools is ...:
+        plan = plan_tools(engine, request.tools, request.tool_choice, request.parallel_tool_calls)
+        tools = plan.template_tools if plan is not None else None
     if sum(len(m.text()) for m in request.messages) > settings.inline_tokenize_chars:
-        return await asyncio.to_thread(_chat_prompt, engine, request)
-    return _chat_prompt(engine, request)
+        return await asyncio.to_thread(_chat_prompt, engine, request, tools)
+    return _chat_prompt(engine, request, tools)
 
 
-def _chat_prompt(engine: Engine, request: ChatCompletionRequest) -> list[int]:
-    messages = [
+def template_messages(messages: list[Message]) -> list[dict[str, Any]]:
+    """Messages as chat templates read them (Hugging Face's conventions): text content, tool
+    calls with their arguments as objects, tool results with the id of their call."""
+    out: list[dict[str, Any]] = []
+    for m in messages:
         # Older templates know no "developer" role; it is the system prompt by another name.
-        {"role": "system" if m.role == "developer" else m.role, "content": m.text()}
-        for m in request.messages
-    ]
+        item: dict[str, Any] = {"role": "system" if m.role == "developer" else m.role}
+        item["content"] = m.text()
+        if m.tool_calls:
+            item["tool_calls"] = [
+                {
+                    "id": call.id,
+                    "type": "function",
+                    "function": {
+                        "name": call.function.name,
+                        "arguments": _arguments(call.function.arguments),
+                    },
+                }
+                for call in m.tool_calls
+            ]
+        if m.tool_call_id is not None:
+            item["tool_call_id"] = m.tool_call_id
+        out.append(item)
+    return out
+
+
+def _arguments(text: str) -> Any:
+    """Templates index and `tojson` arguments as an object; text that is not one (the model
+    wrote broken JSON in an earlier turn) is passed on as it was written."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text
+    return value if isinstance(value, dict) else text
+
+
+def _chat_prompt(
+    engine: Engine, request: ChatCompletionRequest, tools: list[dict[str, Any]] | None
+) -> list[int]:
+    extra: dict[str, Any] = {}
+    if engine.spec.chat_template is not None:
+        extra["chat_template"] = templates.load(engine.spec.chat_template)
+    if tools:
+        extra["tools"] = tools
     try:
         text = engine.tokenizer.apply_chat_template(
-            messages, add_generation_prompt=True, tokenize=False
+            template_messages(request.messages), add_generation_prompt=True, tokenize=False, **extra
         )
     except Exception as err:  # a template that rejects the conversation (e.g. role order)
         raise InvalidRequest(
@@ -145,6 +196,20 @@ def _logit_bias(engine: Engine, bias: dict[str, float] | None) -> dict[int, floa
     return out
 
 
+# Sampling fields a model may default (vLLM's `get_diff_sampling_param` keys Spark applies;
+# a generation_config's `max_new_tokens` is not one: an unset max_tokens means "until the end of
+# the context", as at OpenAI).
+_DEFAULTABLE = (
+    "temperature",
+    "top_p",
+    "top_k",
+    "min_p",
+    "repetition_penalty",
+    "presence_penalty",
+    "frequency_penalty",
+)
+
+
 def sampling_params(
     engine: Engine,
     request: SamplingFields,
@@ -154,31 +219,71 @@ def sampling_params(
     structured: Any = None,
     prompt_logprobs: int | None = None,
 ) -> Any:
+    """The one place sampling is resolved, field by field: the request's value, else the
+    model's default (`Engine.sampling_defaults`: the catalog's over the model's
+    generation_config.json), else vLLM's neutral value, which is OpenAI's default
+    (temperature 1, top_p 1, no penalties, no top_k or min_p)."""
     from vllm import SamplingParams
+    from vllm.exceptions import VLLMClientError
     from vllm.sampling_params import RequestOutputKind
 
-    extra: dict[str, Any] = {}
-    for name in ("top_k", "min_p", "repetition_penalty"):
+    sampling: dict[str, Any] = {}
+    for name in _DEFAULTABLE:
         value = getattr(request, name)
+        if value is None:
+            value = engine.sampling_defaults.get(name)
         if value is not None:
-            extra[name] = value
-    return SamplingParams(
-        n=request.n,
-        presence_penalty=request.presence_penalty,
-        frequency_penalty=request.frequency_penalty,
-        temperature=request.temperature,
-        top_p=request.top_p,
-        seed=request.seed,
-        stop=request.stop,
-        max_tokens=max_tokens,
-        logprobs=logprobs,
-        prompt_logprobs=prompt_logprobs,
-        logit_bias=_logit_bias(engine, request.logit_bias),
-        structured_outputs=structured,
-        # Deltas: each step carries only the new tokens, so streaming costs O(n), not O(n^2).
-        output_kind=RequestOutputKind.DELTA,
-        **extra,
-    )
+            sampling[name] = value
+    if request.min_tokens > max_tokens:
+        raise InvalidRequest(
+            f"'min_tokens' ({request.min_tokens}) must not exceed the tokens this request may "
+            f"generate ({max_tokens}, from 'max_tokens' or the context left).",
+            param="min_tokens",
+            code="invalid_value",
+        )
+    vocab = len(engine.tokenizer)
+    for i, token in enumerate(request.stop_token_ids or ()):
+        if token >= vocab:
+            raise InvalidRequest(
+                f"Token id {token} is outside the model's vocabulary (0..{vocab - 1}).",
+                param=f"stop_token_ids[{i}]",
+                code="invalid_value",
+            )
+    try:
+        return SamplingParams(
+            n=request.n,
+            seed=request.seed,
+            stop=request.stop,
+            stop_token_ids=request.stop_token_ids,
+            ignore_eos=request.ignore_eos,
+            min_tokens=request.min_tokens,
+            max_tokens=max_tokens,
+            logprobs=logprobs,
+            prompt_logprobs=prompt_logprobs,
+            logit_bias=_logit_bias(engine, request.logit_bias),
+            structured_outputs=structured,
+            # Deltas: each step carries only the new tokens, so streaming costs O(n), not O(n^2).
+            output_kind=RequestOutputKind.DELTA,
+            **sampling,
+        )
+    except (ValueError, VLLMClientError) as err:  # vLLM's rules across fields
+        message = err.args[0] if err.args else str(err)
+        # "n must be 1 when using greedy sampling" names no parameter; n is the one to change.
+        param = getattr(err, "parameter", None) or ("n" if "greedy" in message else None)
+        raise InvalidRequest(str(message), param=param, code="invalid_value") from None
+
+
+def verified(engine: Engine, params: Any, param: str | None) -> Any:
+    """`params`, checked by vLLM before any byte is sent: a stream can then only fail for what
+    happens during generation. `param` names the request field a failure is blamed on (the
+    structured output's source, when there is one)."""
+    from vllm.exceptions import VLLMClientError
+
+    try:
+        engine.verify(params)
+    except (ValueError, VLLMClientError) as err:
+        raise InvalidRequest(str(err), param=param, code="invalid_value") from None
+    return params
 
 
 def structured_outputs(request: ChatCompletionRequest) -> Any:

@@ -72,6 +72,9 @@ ContentPart = Annotated[TextPart | RefusalPart | MediaPart, Field(discriminator=
 class FunctionCall(OpenAIModel):
     name: str = Field(min_length=1, max_length=64)
     arguments: str  # JSON text, as the model produced it
+    # The openai SDK's own parse of `arguments` (`client.chat.completions.stream/parse`), which
+    # it sends back with the message: ignored, `arguments` is what the model said.
+    parsed_arguments: Any = None
 
 
 class ToolCall(OpenAIModel):
@@ -94,6 +97,7 @@ class Message(OpenAIModel):
     tool_calls: list[ToolCall] | None = None
     audio: dict[str, Any] | None = None  # a reference to earlier audio output: never Volt's
     annotations: list[dict[str, Any]] | None = None  # URL citations of web search: ignored
+    parsed: Any = None  # the openai SDK's parse of `content` under a response_format: ignored
     function_call: FunctionCall | None = None  # deprecated; refused like `functions`
     # Tool results.
     tool_call_id: str | None = Field(None, min_length=1, max_length=256)
@@ -115,7 +119,7 @@ _ROLE_FIELDS = {
     "system": {"content", "name"},
     "developer": {"content", "name"},
     "user": {"content", "name"},
-    "assistant": {"content", "name", "refusal", "tool_calls", "audio", "annotations"},
+    "assistant": {"content", "name", "refusal", "tool_calls", "audio", "annotations", "parsed"},
     "tool": {"content", "tool_call_id"},
 }
 
@@ -201,31 +205,41 @@ class StreamOptions(OpenAIModel):
     # and ignored.
     include_obfuscation: bool = False
 
+    # --- Volt extension (vLLM's) ---
+    # With `include_usage`, every chunk carries the request's usage so far, not only the last.
+    continuous_usage_stats: bool = False
+
 
 Stop = str | Annotated[list[str], Field(max_length=4)] | None
 Penalty = Annotated[float, Field(ge=-2.0, le=2.0)]
 
 
 class SamplingFields(OpenAIRequest):
-    """Fields chat and completions share, in the order both references list them."""
+    """Fields chat and completions share, in the order both references list them. Sampling
+    fields left unset (or null) take the model's defaults, then OpenAI's: see
+    `inference.params.sampling_params`."""
 
-    frequency_penalty: Penalty = 0.0
+    frequency_penalty: Penalty | None = None
     logit_bias: dict[str, Annotated[float, Field(ge=-100, le=100)]] | None = None
     max_tokens: int | None = Field(None, ge=1)
     n: int = Field(1, ge=1, le=128)
-    presence_penalty: Penalty = 0.0
+    presence_penalty: Penalty | None = None
     seed: int | None = None
     stop: Stop = None
     stream: bool = False
     stream_options: StreamOptions | None = None
-    temperature: float = Field(1.0, ge=0.0, le=2.0)
-    top_p: float = Field(1.0, gt=0.0, le=1.0)
+    temperature: float | None = Field(None, ge=0.0, le=2.0)
+    top_p: float | None = Field(None, gt=0.0, le=1.0)
     user: str | None = Field(None, max_length=256)
 
     # --- Volt extensions (vLLM sampling controls OpenAI does not have) ---
     top_k: int | None = Field(None, ge=-1)
     min_p: float | None = Field(None, ge=0.0, le=1.0)
     repetition_penalty: float | None = Field(None, gt=0.0, le=2.0)
+    # --- Volt extensions for load testers (vLLM's): fixed-length runs and token-level stops ---
+    ignore_eos: bool = False
+    min_tokens: int = Field(0, ge=0)
+    stop_token_ids: list[Annotated[int, Field(ge=0)]] | None = Field(None, max_length=64)
 
     @model_validator(mode="after")
     def _stream_options_need_stream(self) -> SamplingFields:

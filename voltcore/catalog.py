@@ -17,6 +17,23 @@ from voltcore.config import Tier
 from voltcore.prepare import PREPARED
 
 
+class SamplingDefaults(BaseModel):
+    """A model's recommended sampling, used where a request leaves the field unset (vLLM's
+    `--override-generation-config`). Precedence, field by field: the request, then these, then
+    the model's own `generation_config.json`, then OpenAI's defaults (temperature 1, top_p 1,
+    no penalties). Bounds are the request fields' own, so a bad default fails at load."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    temperature: float | None = Field(None, ge=0.0, le=2.0)
+    top_p: float | None = Field(None, gt=0.0, le=1.0)
+    top_k: int | None = Field(None, ge=-1)
+    min_p: float | None = Field(None, ge=0.0, le=1.0)
+    repetition_penalty: float | None = Field(None, gt=0.0, le=2.0)
+    presence_penalty: float | None = Field(None, ge=-2.0, le=2.0)
+    frequency_penalty: float | None = Field(None, ge=-2.0, le=2.0)
+
+
 class ModelSpec(BaseModel):
     """One served model. Usage: an entry of `models:` in the models file."""
 
@@ -38,6 +55,13 @@ class ModelSpec(BaseModel):
     max_loras: int = Field(0, ge=0)
     max_lora_rank: Literal[8, 16, 32, 64] = 16
     max_cpu_loras: int | None = Field(None, ge=1)
+    # The chat template to render prompts with instead of the model's own (a template Spark
+    # ships in inference/templates/, by name, or a .jinja file), e.g. one that also renders
+    # `tools` and tool turns; and the tool-call format the model writes, which tool_choice
+    # "auto" parses. Without a parser the model has no tool format, and "auto" is a 400.
+    chat_template: str | None = None
+    tool_parser: Literal["xlam"] | None = None
+    sampling_defaults: SamplingDefaults = Field(default_factory=SamplingDefaults)
 
 
 class ModelsFile(BaseModel):

@@ -63,10 +63,22 @@ class ChoiceLogprobs(VoltModel):
     refusal: list[ChatCompletionTokenLogprob] | None = None
 
 
+class FunctionCall(VoltModel):
+    name: str
+    arguments: str  # JSON text, as the model wrote it
+
+
+class ChatCompletionMessageToolCall(VoltModel):
+    id: str
+    type: Literal["function"]
+    function: FunctionCall
+
+
 class ChatCompletionMessage(VoltModel):
     content: str | None
     refusal: str | None = None
     role: Literal["assistant"]
+    tool_calls: list[ChatCompletionMessageToolCall] | None = None
 
 
 class ChatChoice(VoltModel):
@@ -91,10 +103,26 @@ class ChatCompletion(VoltModel):
     volt: VoltBlock
 
 
+class ChoiceDeltaFunctionCall(VoltModel):
+    name: str | None = None
+    arguments: str | None = None
+
+
+class ChoiceDeltaToolCall(VoltModel):
+    """A call's first delta has `id`, `type` and `function.name`; later ones only `index` and
+    an arguments fragment."""
+
+    index: int
+    id: str | None = None
+    type: Literal["function"] | None = None
+    function: ChoiceDeltaFunctionCall | None = None
+
+
 class ChoiceDelta(VoltModel):
     content: str | None = None
     refusal: str | None = None
     role: Literal["assistant"] | None = None
+    tool_calls: list[ChoiceDeltaToolCall] | None = None
 
 
 class ChunkChoice(VoltModel):
@@ -182,6 +210,23 @@ class CreateEmbeddingResponse(VoltModel):
     volt: VoltBlock
 
 
+class TokenizeResponse(VoltModel):
+    """vLLM's `/tokenize` answer; `token_strs` only with `return_token_strs=True`."""
+
+    count: int
+    max_model_len: int
+    tokens: list[int]
+    token_strs: list[str] | None
+    # Volt extension
+    volt: VoltBlock
+
+
+class DetokenizeResponse(VoltModel):
+    prompt: str
+    # Volt extension
+    volt: VoltBlock
+
+
 class Model(VoltModel):
     id: str
     created: int
@@ -201,12 +246,49 @@ class TextContentPartParam(TypedDict):
     text: str
 
 
-class ChatMessageParam(TypedDict):
-    """`{"role": "user", "content": "Hi"}`; `developer` is treated as `system`."""
+class FunctionCallParam(TypedDict):
+    name: str
+    arguments: str
 
-    role: Literal["system", "developer", "user", "assistant"]
+
+class ToolCallParam(TypedDict):
+    id: str
+    type: Literal["function"]
+    function: FunctionCallParam
+
+
+class ChatMessageParam(TypedDict):
+    """`{"role": "user", "content": "Hi"}`; `developer` is treated as `system`. An assistant
+    message may carry `tool_calls`, a `tool` message answers one by `tool_call_id`."""
+
+    role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str | list[TextContentPartParam] | None
     name: NotRequired[str]
+    tool_calls: NotRequired[list[ToolCallParam]]
+    tool_call_id: NotRequired[str]
+
+
+class FunctionDefinitionParam(TypedDict, total=False):
+    name: Required[str]
+    description: str
+    parameters: dict[str, object]
+    strict: bool | None
+
+
+class ToolParam(TypedDict):
+    """`{"type": "function", "function": {"name": ..., "parameters": {...}}}`."""
+
+    type: Literal["function"]
+    function: FunctionDefinitionParam
+
+
+class NamedFunctionParam(TypedDict):
+    name: str
+
+
+class NamedToolChoiceParam(TypedDict):
+    type: Literal["function"]
+    function: NamedFunctionParam
 
 
 class JSONSchemaParam(TypedDict, total=False):
@@ -225,6 +307,8 @@ class ResponseFormatParam(TypedDict, total=False):
 
 class StreamOptionsParam(TypedDict, total=False):
     include_usage: bool
+    # Volt extension (vLLM's): with include_usage, usage so far on every chunk.
+    continuous_usage_stats: bool
 
 
 class SamplingParams(TypedDict, total=False):
@@ -243,6 +327,10 @@ class SamplingParams(TypedDict, total=False):
     top_k: int | None
     min_p: float | None
     repetition_penalty: float | None
+    # --- Volt extensions for load testers (vLLM's)
+    ignore_eos: bool | None
+    min_tokens: int | None
+    stop_token_ids: list[int] | None
 
 
 class ChatParams(SamplingParams, total=False):
@@ -251,7 +339,20 @@ class ChatParams(SamplingParams, total=False):
     logprobs: bool | None
     max_completion_tokens: int | None
     max_tokens: int | None
+    # Accepted with OpenAI's meaning, or ignored where it concerns stored completions or
+    # audio (Volt stores none and speaks none): see openapi.yaml.
+    audio: dict[str, object] | None
+    metadata: dict[str, str] | None
+    modalities: list[Literal["text", "audio"]] | None
+    parallel_tool_calls: bool | None
+    prediction: dict[str, object] | None
+    prompt_cache_key: str | None
     response_format: ResponseFormatParam
+    safety_identifier: str | None
+    service_tier: Literal["auto", "default", "flex", "scale", "priority"] | None
+    store: bool | None
+    tool_choice: Literal["none", "auto", "required"] | NamedToolChoiceParam | None
+    tools: list[ToolParam] | None
     top_logprobs: int | None
 
 
