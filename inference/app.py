@@ -7,10 +7,11 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from inference import chat, completions, embeddings, models_api
+from inference import chat, completions, embeddings, models_api, responses, tokenize
 from inference.appkeys import ENGINES, FINE_TUNED, SPARK_METRICS, SPARK_SETTINGS
 from inference.config import SparkSettings
 from inference.engine import start_engines
+from inference.engine_metrics import EngineMetrics
 from inference.lora import FineTunedModels
 from inference.metrics import SparkMetrics
 from voltcore.appkeys import METRICS, POOL, READY_CHECKS, SETTINGS
@@ -46,9 +47,13 @@ def install(app: web.Application, settings: SparkSettings | None = None) -> None
     app; without `settings`, `SparkSettings()` from the environment."""
     app[SPARK_SETTINGS] = settings or SparkSettings()
     app[SPARK_METRICS] = SparkMetrics(app[METRICS].registry)
+    # vLLM's own engine metrics, read from each engine at scrape time.
+    app[METRICS].registry.register(
+        EngineMetrics(lambda: [e.stats for e in app.get(ENGINES, {}).values()])
+    )
     app[READY_CHECKS]["engines"] = engines_check
     app.cleanup_ctx.extend([engines_ctx, fine_tuned_ctx])
-    for module in (chat, completions, embeddings, models_api):
+    for module in (chat, completions, embeddings, models_api, responses, tokenize):
         app.router.add_routes(module.routes)
 
 

@@ -17,9 +17,10 @@ from inference.params import (
     completion_prompts,
     prompt_count,
     sampling_params,
+    verified,
 )
 from inference.protocol import CompletionRequest
-from inference.serving import Run, find_model, finish_reason
+from inference.serving import Run, chunk_usage, event_stream, find_model, finish_reason
 from voltcore.http import json_response
 from voltcore.validation import read_json
 
@@ -36,7 +37,9 @@ async def create_completion(request: web.Request) -> web.StreamResponse:
     sequences = check_sequences(engine, settings, prompt_count(body.prompt), body.n)
     prompts = await completion_prompts(engine, body.prompt, settings)
     max_tokens = min(check_context(engine, len(p), body.max_tokens, "prompt") for p in prompts)
-    params = sampling_params(engine, body, max_tokens=max_tokens, logprobs=body.logprobs)
+    params = verified(
+        engine, sampling_params(engine, body, max_tokens=max_tokens, logprobs=body.logprobs), None
+    )
     n = body.n
     # Choice index as OpenAI numbers them: prompt by prompt, n per prompt.
     echo = [engine.tokenizer.decode(p) if body.echo else "" for p in prompts]
@@ -91,14 +94,18 @@ async def _stream(
 ) -> web.StreamResponse:
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
     base = {**head, **({"usage": None} if include_usage else {})}
+    prompt_tokens = sum(len(p) for p in prompts)
+
+    def now() -> dict[str, Any]:
+        return {**base, **chunk_usage(run, body.stream_options, prompt_tokens)}
+
     n = body.n
-    response = await sse.open_stream(request)
-    try:
+    async with event_stream(request, run) as response:
         if body.echo:
             await sse.send(
                 response,
                 {
-                    **base,
+                    **now(),
                     "choices": [
                         {"text": echo[i // n], "index": i, "logprobs": None, "finish_reason": None}
                         for i in range(len(finish))
@@ -120,7 +127,7 @@ async def _stream(
                         {"text": o.text, "index": i, "logprobs": lp, "finish_reason": None}
                     )
             if choices:
-                await sse.send(response, {**base, "choices": choices})
+                await sse.send(response, {**now(), "choices": choices})
         ends = [
             {"text": "", "index": i, "logprobs": None, "finish_reason": f or "stop"}
             for i, f in enumerate(finish)
@@ -128,13 +135,11 @@ async def _stream(
         for j, end in enumerate(ends):
             last = j == len(ends) - 1 and not include_usage
             await sse.send(
-                response, {**base, "choices": [end], **({"volt": run.volt()} if last else {})}
+                response, {**now(), "choices": [end], **({"volt": run.volt()} if last else {})}
             )
         if include_usage:
             await sse.send(
                 response, {**base, "choices": [], "usage": run.usage(), "volt": run.volt()}
             )
         await sse.done(response)
-    except ConnectionResetError:
-        pass  # the client left; leaving the Run aborts and meters
     return response

@@ -13,7 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from prometheus_client import CollectorRegistry
+
 from inference.config import SparkSettings
+from inference.engine_metrics import stat_logger
 from scheduler.admission import Admission, Limits
 from voltcore.catalog import ModelSpec, resolve
 
@@ -41,6 +44,11 @@ class Engine:
     # The most sequences (prompts x n) one request may start, before admission's own bound.
     max_sequences_per_request: int = 128
     created: int = field(default_factory=lambda: int(time.time()))
+    # Sampling for fields a request leaves unset: the catalog's `sampling_defaults` over the
+    # model's generation_config.json, as vLLM merges them (`params.sampling_params` applies it).
+    sampling_defaults: dict[str, Any] = field(default_factory=dict)
+    # This engine's own vLLM metrics (see inference.engine_metrics).
+    stats: CollectorRegistry = field(default_factory=CollectorRegistry)
 
     @property
     def healthy(self) -> bool:
@@ -72,6 +80,18 @@ class Engine:
         async for out in self.llm.generate(prompt, params, request_id, lora_request=lora):
             yield out
 
+    def verify(self, params: Any) -> None:
+        """vLLM's own checks of sampling parameters (a JSON schema its grammar backend cannot
+        take, ...), which it would otherwise run only once the request reaches the engine:
+        raises ValueError. Cheap next to generation; the engine repeats it."""
+        config = self.llm.vllm_config
+        params.verify(
+            self.llm.model_config,
+            config.speculative_config,
+            config.structured_outputs_config,
+            self.tokenizer,
+        )
+
     async def embed(self, prompt_ids: list[int], request_id: str) -> Any:
         from vllm.pooling_params import PoolingParams
 
@@ -102,6 +122,8 @@ def _engine_args(spec: ModelSpec) -> Any:
         "enforce_eager": True,
         "max_model_len": spec.max_model_len,
         "disable_log_stats": False,  # per-request timestamps feed the volt block
+        # The catalog's recommended sampling over the model's generation_config.json.
+        "override_generation_config": spec.sampling_defaults.model_dump(exclude_none=True),
     }
     if spec.kind == "embedding":
         return AsyncEngineArgs(runner="pooling", **common)
@@ -145,7 +167,8 @@ def start_engine(spec: ModelSpec, settings: SparkSettings) -> Engine:
     from vllm.v1.engine.async_llm import AsyncLLM
 
     started = time.monotonic()
-    llm = AsyncLLM.from_engine_args(_engine_args(spec))
+    stats = CollectorRegistry()
+    llm = AsyncLLM.from_engine_args(_engine_args(spec), stat_loggers=[stat_logger(stats)])
     engine = Engine(
         spec=spec,
         llm=llm,
@@ -153,6 +176,8 @@ def start_engine(spec: ModelSpec, settings: SparkSettings) -> Engine:
         max_model_len=int(llm.model_config.max_model_len),
         admission=Admission(admission_limits(spec, settings)),
         max_sequences_per_request=settings.max_sequences_per_request,
+        sampling_defaults=dict(llm.model_config.get_diff_sampling_param()),
+        stats=stats,
     )
     log.info(
         "engine ready",

@@ -19,13 +19,23 @@ from typing import Any
 
 from aiohttp import web
 
+from inference import sse
 from inference.appkeys import ENGINES, FINE_TUNED, SPARK_METRICS
 from inference.engine import Engine
 from inference.lora import PREFIX as LORA_PREFIX
 from inference.lora import FineTuned
+from inference.protocol import StreamOptions
 from scheduler.admission import Verdict
-from voltcore.appkeys import PRINCIPAL, SETTINGS, USAGE
-from voltcore.errors import InvalidRequest, NotFound, RateLimited, ServiceUnavailable
+from voltcore.appkeys import PRINCIPAL, USAGE
+from voltcore.errors import (
+    InternalError,
+    InvalidRequest,
+    NotFound,
+    RateLimited,
+    ServiceUnavailable,
+    VoltError,
+)
+from voltcore.http import error_body, origin
 from voltcore.principal import Principal
 from voltcore.usage import UsageEvent
 
@@ -271,16 +281,18 @@ class Run:
                 self._observe(out)
                 yield index, out
         except Exception as err:
-            from vllm.exceptions import VLLMClientError
-
-            # vLLM's own validation, e.g. a JSON schema its grammar compiler cannot take.
-            if isinstance(err, ValueError | VLLMClientError):
-                raise InvalidRequest(str(err), code="invalid_value") from None
-            raise
+            raise engine_failure(self.engine, err) from None
         finally:
             self._open.discard(engine_request)
 
     def _observe(self, out: Any) -> None:
+        if any(o.finish_reason == "error" for o in out.outputs):
+            # vLLM's request-level internal error (a KV load failure, a grammar that failed to
+            # compile in the engine): never an answer that merely looks short.
+            raise InternalError(
+                f"The engine serving '{self.engine.spec.id}' failed this request; retry it.",
+                code="engine_error",
+            )
         new = sum(len(o.token_ids) for o in out.outputs)
         if new:
             now = time.perf_counter()
@@ -306,11 +318,71 @@ class Run:
         return volt_block(self.request, self.principal, self)
 
 
+def chunk_usage(run: Run, options: StreamOptions | None, prompt_tokens: int) -> dict[str, Any]:
+    """vLLM's `stream_options.continuous_usage_stats`: with `include_usage`, every chunk's
+    `usage` is the request's so far (`prompt_tokens` of all its prompts, the completion tokens
+    generated until then), so the final usage chunk is the last of a rising series. Usage:
+    `{**chunk, **chunk_usage(run, body.stream_options, len(prompt))}`; `{}` when not asked."""
+    if options is None or not (options.include_usage and options.continuous_usage_stats):
+        return {}
+    # Given, not read from the run: chunks sent before generation begins count the prompt too.
+    prompt = max(prompt_tokens, run.prompt_tokens)
+    return {
+        "usage": {
+            "prompt_tokens": prompt,
+            "completion_tokens": run.completion_tokens,
+            "total_tokens": prompt + run.completion_tokens,
+        }
+    }
+
+
+def engine_failure(engine: Engine, err: Exception) -> VoltError:
+    """What a client is told of an exception out of the engine."""
+    from vllm.exceptions import VLLMClientError
+    from vllm.v1.engine.exceptions import EngineDeadError
+
+    if isinstance(err, VoltError):
+        return err
+    if isinstance(err, EngineDeadError) or not engine.healthy:
+        return ServiceUnavailable(
+            f"The engine serving '{engine.spec.id}' has failed; retry later.",
+            code="engine_unavailable",
+            headers={"retry-after": "5"},
+        )
+    # vLLM's own validation, e.g. a JSON schema its grammar compiler cannot take.
+    if isinstance(err, ValueError | VLLMClientError):
+        return InvalidRequest(str(err), code="invalid_value")
+    log.error("engine request failed", extra={"model": engine.spec.id, "error": type(err).__name__})
+    return InternalError(
+        f"The engine serving '{engine.spec.id}' failed this request; retry it.",
+        code="engine_error",
+    )
+
+
+@contextlib.asynccontextmanager
+async def event_stream(request: web.Request, run: Run) -> AsyncIterator[web.StreamResponse]:
+    """Usage: `async with event_stream(request, run) as response: await sse.send(response, ...)`.
+
+    Once the stream has begun its status is sent, so a failure (the engine failing the request
+    or dying, a grammar failing to compile) ends it with an OpenAI-style error event and no
+    `[DONE]`: the client sees an error, never an answer that merely stops. Whatever can be
+    checked before the first byte is checked by the handler first and is a plain 4xx."""
+    response = await sse.open_stream(request)
+    try:
+        yield response
+    except ConnectionResetError:
+        run.outcome = "cancelled"  # the client left; leaving the Run aborts and meters
+    except Exception as err:
+        run.outcome = "error"
+        failure = engine_failure(run.engine, err)
+        with contextlib.suppress(ConnectionResetError):
+            await sse.fail(response, error_body(request, failure))
+
+
 def volt_block(
     request: web.Request, principal: Principal, run: Run | None = None, started: float | None = None
 ) -> dict[str, Any]:
     """Where and how a response was served; times measured here, in milliseconds."""
-    settings = request.app[SETTINGS]
     now = time.perf_counter()
     timing: dict[str, Any] = {
         "queue_ms": 0.0,
@@ -326,4 +398,4 @@ def volt_block(
             decode = (run.last_token or run.first_token) - run.first_token
             if run.completion_tokens > 1 and decode > 0:
                 timing["decode_tokens_per_s"] = round((run.completion_tokens - 1) / decode, 2)
-    return {"pod": settings.pod, "metro": settings.metro, "tier": principal.tier, "timing": timing}
+    return {**origin(request), "tier": principal.tier, "timing": timing}

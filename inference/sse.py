@@ -1,5 +1,5 @@
 """Server-sent events exactly as OpenAI streams them: `data: {json}\\n\\n` per chunk, then
-`data: [DONE]\\n\\n`."""
+`data: [DONE]\\n\\n`; a failure after the stream began ends it with an error event instead."""
 
 from __future__ import annotations
 
@@ -28,6 +28,13 @@ async def open_stream(request: web.Request) -> web.StreamResponse:
 
 async def send(response: web.StreamResponse, chunk: dict[str, Any]) -> None:
     await response.write(b"data: " + orjson.dumps(chunk) + b"\n\n")
+
+
+async def fail(response: web.StreamResponse, body: dict[str, Any]) -> None:
+    """End a stream with an error event (`data: {"error": {...}, "volt": {...}}`, as OpenAI
+    and vLLM send one) and no `[DONE]`."""
+    await send(response, body)
+    await response.write_eof()
 
 
 async def done(response: web.StreamResponse) -> None:

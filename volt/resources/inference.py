@@ -1,5 +1,5 @@
 """Spark: `client.chat.completions`, `client.completions`, `client.embeddings`,
-`client.models`."""
+`client.models`, `client.tokenizer`."""
 
 from __future__ import annotations
 
@@ -18,8 +18,10 @@ from volt.types.inference import (
     CompletionChunk,
     CompletionParams,
     CreateEmbeddingResponse,
+    DetokenizeResponse,
     Model,
     StreamOptionsParam,
+    TokenizeResponse,
 )
 
 Prompt = str | list[str] | list[int] | list[list[int]]
@@ -142,3 +144,46 @@ class Models(Resource[M]):
     def retrieve(self, model_id: str) -> Call[Model]:
         """Usage: `client.models.retrieve("smollm2-135m-instruct")`."""
         return Call("GET", f"/v1/models/{path_id(model_id, slashes=True)}", Model)
+
+
+class Tokenizer(Resource[M]):
+    """vLLM's `/tokenize` and `/detokenize`, with the model found as chat finds it."""
+
+    @endpoint
+    def tokenize(
+        self,
+        *,
+        model: str,
+        prompt: str | None = None,
+        messages: Sequence[ChatMessageParam] | None = None,
+        tools: Sequence[dict[str, object]] | None = None,
+        add_generation_prompt: bool | None = None,
+        add_special_tokens: bool | None = None,
+        return_token_strs: bool | None = None,
+    ) -> Call[TokenizeResponse]:
+        """A prompt's token ids, or a conversation's as chat completions renders it (its
+        `count` is that request's `prompt_tokens`).
+
+        Usage: `client.tokenizer.tokenize(model=..., prompt="Hi").tokens`.
+        """
+        return Call(
+            "POST",
+            "/tokenize",
+            TokenizeResponse,
+            json=body(
+                model=model,
+                prompt=prompt,
+                messages=list(messages) if messages is not None else None,
+                tools=list(tools) if tools is not None else None,
+                add_generation_prompt=add_generation_prompt,
+                add_special_tokens=add_special_tokens,
+                return_token_strs=return_token_strs,
+            ),
+        )
+
+    @endpoint
+    def detokenize(self, *, model: str, tokens: Sequence[int]) -> Call[DetokenizeResponse]:
+        """Usage: `client.tokenizer.detokenize(model=..., tokens=[504, 3458]).prompt`."""
+        return Call(
+            "POST", "/detokenize", DetokenizeResponse, json=body(model=model, tokens=list(tokens))
+        )
