@@ -29,9 +29,10 @@ from volt._waiting import S, Wait, wait
 from volt.credentials import Credentials, load_credentials, save_credentials
 from volt.resources.finetuning import Files, FineTuning
 from volt.resources.forge import Forge
-from volt.resources.inference import Chat, Completions, Embeddings, Models
+from volt.resources.inference import Chat, Completions, Embeddings, Models, Tokenizer
 from volt.resources.oauth import OAuth
 from volt.resources.ops import Ops
+from volt.resources.responses import Responses
 from volt.resources.tenancy import ApiKeys, AuditLogs, Me, Orgs, Usage
 from volt.resources.vault import Vault
 from volt.types.common import Page
@@ -100,6 +101,8 @@ class BaseClient(Executor[M], Generic[M]):
         self.completions: Completions[M] = Completions(self)
         self.embeddings: Embeddings[M] = Embeddings(self)
         self.models: Models[M] = Models(self)
+        self.responses: Responses[M] = Responses(self)
+        self.tokenizer: Tokenizer[M] = Tokenizer(self)
         self.files: Files[M] = Files(self)
         self.fine_tuning: FineTuning[M] = FineTuning(self)
         self.forge: Forge[M] = Forge(self)

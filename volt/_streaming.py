@@ -10,7 +10,7 @@ from typing import Any, Generic, TypeVar, cast
 import httpx
 import orjson
 
-from volt._exceptions import APIError
+from volt._exceptions import APIError, origin_of
 from volt.types.common import ErrorObject
 
 T = TypeVar("T")
@@ -34,6 +34,14 @@ def decode(line: str, item: type[T], request: httpx.Request) -> T | _Done | None
     payload = orjson.loads(data)
     if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
         error = ErrorObject.model_validate(payload["error"])
+        raise APIError(error.message, request, error=error, volt=origin_of(payload))
+    if isinstance(payload, dict) and payload.get("type") == "error":  # a Responses stream's
+        error = ErrorObject(
+            message=payload.get("message") or "",
+            type="server_error",
+            param=payload.get("param"),
+            code=payload.get("code"),
+        )
         raise APIError(error.message, request, error=error)
     return cast(T, cast(Any, item).model_validate(payload))
 

@@ -62,6 +62,11 @@ class Spec:
                 obj = obj[part.replace("~1", "/").replace("~0", "~")]
         return obj, pointer
 
+    def validate_event(self, path: str, event: Any) -> None:
+        """One event of a `POST path` stream (a chunk, or the error event that ends a stream
+        which failed after it began) against the spec."""
+        self.validate_response("POST", path, 200, "text/event-stream", _as_stream(event))
+
     def validate_response(
         self, method: str, path: str, status: int, content_type: str, body: bytes
     ) -> None:
@@ -93,10 +98,8 @@ class Spec:
         )
         if media == "application/json":
             documents = [orjson.loads(body)]
-        elif media == "text/event-stream":  # one schema-valid chunk per event, then [DONE]
-            events = [e for e in body.decode().split("\n\n") if e.strip()]
-            assert events and events[-1] == "data: [DONE]", events[-1:]
-            documents = [orjson.loads(e.removeprefix("data: ")) for e in events[:-1]]
+        elif media == "text/event-stream":
+            documents = stream_documents(body)
         else:
             return
         for doc in documents:
@@ -105,3 +108,46 @@ class Spec:
                 f"{method} {template} {status} does not match the spec: "
                 + "; ".join(f"{list(e.absolute_path)}: {e.message}" for e in errors[:5])
             )
+
+
+def stream_documents(body: bytes) -> list[Any]:
+    """The `data:` documents of an event stream, which ends with `[DONE]` or, when it failed
+    after it began, with an error event instead."""
+    events = [e for e in body.decode().split("\n\n") if e.strip()]
+    if events and events[0].startswith("event:"):
+        return typed_events(events)
+    data = [
+        next(line[5:].strip() for line in e.split("\n") if line.startswith("data:")) for e in events
+    ]
+    assert data, "an empty event stream"
+    if data[-1] == "[DONE]":
+        return [orjson.loads(d) for d in data[:-1]]
+    documents = [orjson.loads(d) for d in data]
+    assert "error" in documents[-1], (
+        f"a stream that ends with neither [DONE] nor an error: {data[-1]}"
+    )
+    return documents
+
+
+RESPONSE_TERMINAL = {"response.completed", "response.incomplete", "response.failed"}
+
+
+def typed_events(events: list[str]) -> list[Any]:
+    """A Responses stream: `event: <type>` then `data: {...}` per event, the data's `type` equal
+    to the event line, `sequence_number` counting from 0, no `[DONE]`, and a terminal event
+    last (after a failure, `error` then `response.failed`)."""
+    documents = []
+    for i, event in enumerate(events):
+        lines = event.split("\n")
+        assert len(lines) == 2 and lines[0].startswith("event: "), event[:200]
+        assert lines[1].startswith("data: ") and lines[1] != "data: [DONE]", event[:200]
+        doc = orjson.loads(lines[1].removeprefix("data: "))
+        assert doc["type"] == lines[0].removeprefix("event: "), event[:200]
+        assert doc["sequence_number"] == i, (i, event[:200])
+        documents.append(doc)
+    assert documents[-1]["type"] in RESPONSE_TERMINAL, documents[-1]["type"]
+    return documents
+
+
+def _as_stream(event: Any) -> bytes:
+    return b"data: " + orjson.dumps(event) + b"\n\ndata: [DONE]\n\n"

@@ -12,15 +12,17 @@ from pydantic import BaseModel
 
 from tests.support.openapi import Spec
 from volt import types
-from volt.resources import finetuning, forge, inference, tenancy, vault
+from volt.resources import finetuning, forge, inference, responses, tenancy, vault
 from volt.types import common
 from volt.types import finetuning as ft_types
 from volt.types import inference as inf_types
+from volt.types import responses as resp_types
 from volt.types import vault as vault_types
 
 # Schema name in openapi.yaml -> the SDK model of it.
 RESPONSES: dict[str, type[BaseModel]] = {
     "Error": common.ErrorObject,
+    "VoltOrigin": common.VoltOrigin,
     "LastError": common.LastError,
     "Condition": common.Condition,
     "Volt": types.VoltBlock,
@@ -38,6 +40,22 @@ RESPONSES: dict[str, type[BaseModel]] = {
     "Embedding": types.Embedding,
     "CreateEmbeddingResponse": types.CreateEmbeddingResponse,
     "Model": types.Model,
+    "Response": resp_types.Response,
+    "ResponseOutputMessage": resp_types.ResponseOutputMessage,
+    "ResponseOutputText": resp_types.ResponseOutputText,
+    "ResponseFunctionCall": resp_types.ResponseFunctionCall,
+    "ResponseUsage": resp_types.ResponseUsage,
+    "ResponseTextConfig": resp_types.ResponseTextConfig,
+    "ResponseLifecycleEvent": resp_types.ResponseLifecycleEvent,
+    "ResponseOutputItemEvent": resp_types.ResponseOutputItemEvent,
+    "ResponseContentPartEvent": resp_types.ResponseContentPartEvent,
+    "ResponseTextDeltaEvent": resp_types.ResponseTextDeltaEvent,
+    "ResponseTextDoneEvent": resp_types.ResponseTextDoneEvent,
+    "ResponseFunctionCallArgumentsDeltaEvent": resp_types.ResponseFunctionCallArgumentsDeltaEvent,
+    "ResponseFunctionCallArgumentsDoneEvent": resp_types.ResponseFunctionCallArgumentsDoneEvent,
+    "ResponseErrorEvent": resp_types.ResponseErrorEvent,
+    "TokenizeResponse": inf_types.TokenizeResponse,
+    "DetokenizeResponse": inf_types.DetokenizeResponse,
     "File": types.FileObject,
     "DeletedFile": types.FileDeleted,
     "FineTuningJob": types.FineTuningJob,
@@ -64,6 +82,14 @@ RESPONSES: dict[str, type[BaseModel]] = {
     "DeviceAuthorizationResponse": types.DeviceAuthorization,
     "TokenResponse": types.TokenResponse,
     "CursorList": common.CursorPage,
+}
+
+RESPONSES_REFUSED = {
+    "conversation",
+    "context_management",
+    "previous_response_id",
+    "prompt",
+    "top_logprobs",
 }
 
 
@@ -119,6 +145,22 @@ def _request_props(spec: Spec, path: str, method: str) -> set[str]:
         (inference.Completions.create, "/v1/completions", "post", {"stream", "stream_options"}),
         (inference.Completions.stream, "/v1/completions", "post", {"stream"}),
         (inference.Embeddings.create, "/v1/embeddings", "post", set()),
+        # The OpenAI fields Volt refuses by name (stored state, stored prompts) are documented
+        # but no parameters of the SDK.
+        (
+            responses.Responses.create,
+            "/v1/responses",
+            "post",
+            {"stream", "stream_options", *RESPONSES_REFUSED},
+        ),
+        (
+            responses.Responses.stream,
+            "/v1/responses",
+            "post",
+            {"stream", "stream_options", *RESPONSES_REFUSED},
+        ),
+        (inference.Tokenizer.tokenize, "/tokenize", "post", set()),
+        (inference.Tokenizer.detokenize, "/detokenize", "post", set()),
         (finetuning.Jobs.create, "/v1/fine-tuning/jobs", "post", set()),
         (forge.Leases.create, "/v1/forge/leases", "post", set()),
         (vault.Racks.create, "/v1/vault/racks", "post", set()),
