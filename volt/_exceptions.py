@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import orjson
 
-from volt.types.common import ErrorObject
+from volt.types.common import ErrorObject, VoltOrigin
 
 __all__ = [
     "APIConnectionError",
@@ -72,12 +72,15 @@ class APIError(VoltError):
         *,
         error: ErrorObject | None = None,
         request_id: str | None = None,
+        volt: VoltOrigin | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.request = request
         self.error = error
         self.request_id = request_id
+        # Which pod refused it: Volt's error bodies and stream error events carry it.
+        self.volt = volt
 
     @property
     def code(self) -> str | None:
@@ -124,6 +127,7 @@ class APIStatusError(APIError):
             response.request,
             error=error,
             request_id=response.headers.get("x-request-id"),
+            volt=origin_of(body),
         )
         self.response = response
         self.status_code = response.status_code
@@ -190,6 +194,12 @@ def _class_for(status: int) -> type[APIStatusError]:
     if status in _BY_STATUS:
         return _BY_STATUS[status]
     return InternalServerError if status >= 500 else APIStatusError
+
+
+def origin_of(body: Any) -> VoltOrigin | None:
+    """The `volt` block of an error body or stream error event, if it has a valid one."""
+    raw = body.get("volt") if isinstance(body, dict) else None
+    return VoltOrigin.model_validate(raw) if isinstance(raw, dict) else None
 
 
 def error_from_response(response: httpx.Response) -> APIStatusError:

@@ -84,8 +84,24 @@ def _error_for_http_exception(request: web.Request, exc: web.HTTPException) -> V
     return err
 
 
-def error_response(err: VoltError) -> web.Response:
-    return json_response(err.body(), status=err.status, headers=err.headers)
+def origin(request: web.Request) -> dict[str, Any]:
+    """Which pod answered, and for which tier: the first half of Spark's `volt` block, and all
+    of it that an error body carries (so a client can tell which replica refused it)."""
+    settings = request.app[SETTINGS]
+    principal = request.get(PRINCIPAL)
+    return {
+        "pod": settings.pod,
+        "metro": settings.metro,
+        "tier": principal.tier if principal is not None else None,
+    }
+
+
+def error_body(request: web.Request, err: VoltError) -> dict[str, Any]:
+    return {**err.body(), "volt": origin(request)}
+
+
+def error_response(request: web.Request, err: VoltError) -> web.Response:
+    return json_response(error_body(request, err), status=err.status, headers=err.headers)
 
 
 @web.middleware
@@ -94,15 +110,16 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
     try:
         return await handler(request)
     except VoltError as err:
-        return error_response(err)
+        return error_response(request, err)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return error_response(_error_for_http_exception(request, exc))
+        return error_response(request, _error_for_http_exception(request, exc))
     except Exception:
         log.exception("unhandled error", extra={"request_id": request.get(REQUEST_ID)})
         return error_response(
-            InternalError("The server had an error processing your request; it has been logged.")
+            request,
+            InternalError("The server had an error processing your request; it has been logged."),
         )
 
 

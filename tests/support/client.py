@@ -44,6 +44,8 @@ class Reply:
         if param is not None:
             assert error["param"] == param, error
         assert b"Traceback" not in self.body
+        # Every error names the replica that refused it.
+        assert self.json()["volt"]["pod"], self.body[:300]
         return error
 
 

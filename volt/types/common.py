@@ -40,6 +40,14 @@ class ErrorObject(VoltModel):
     code: str | None
 
 
+class VoltOrigin(VoltModel):
+    """Which replica answered an error (`APIError.volt`): pod, metro and the caller's tier."""
+
+    pod: str
+    metro: str
+    tier: str | None
+
+
 class CursorPage(VoltModel, Generic[T]):
     """One page of a cursor-paginated list: pass `last_id` as `after` for the next one."""
 
