@@ -97,6 +97,10 @@ def origin(request: web.Request) -> dict[str, Any]:
 
 
 def error_body(request: web.Request, err: VoltError) -> dict[str, Any]:
+    # An app without Volt's settings (Forge's admission webhook, which only the Kubernetes API
+    # server calls) has no pod to name.
+    if SETTINGS not in request.app:
+        return err.body()
     return {**err.body(), "volt": origin(request)}
 
 
