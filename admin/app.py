@@ -8,7 +8,7 @@ from admin.console.install import install as install_console
 from admin.finetune.install import install as install_finetune
 from admin.forge.config import ForgeSettings
 from admin.forge.install import install as install_forge
-from admin.routes import api_keys, audit, orgs, usage
+from admin.routes import api_keys, audit, limits, orgs, usage
 from admin.signin.install import install as install_signin
 from admin.vault.config import VaultSettings
 from admin.vault.install import install as install_vault
@@ -32,7 +32,7 @@ def install(
     install_console(app)
     # Forge, Vault and fine-tuning POSTs take Idempotency-Keys; expired ones are swept here.
     app.cleanup_ctx.append(idempotency.sweep_ctx)
-    for module in (orgs, api_keys, usage, audit):
+    for module in (orgs, limits, api_keys, usage, audit):
         app.router.add_routes(module.routes)
 
 

@@ -23,6 +23,7 @@ from inference.params import (
 from inference.protocol import ChatCompletionRequest
 from inference.serving import Run, chunk_usage, event_stream, find_model, finish_reason
 from inference.tools import ToolPlan, ToolStream, done, finish_with_calls, plan_tools
+from scheduler.limits import reservation
 from voltcore.http import json_response
 from voltcore.validation import read_json
 
@@ -69,7 +70,10 @@ async def create_chat_completion(request: web.Request) -> web.StreamResponse:
         # Requests do not choose a tier: the org's tier decides (and is in the volt block).
         "service_tier": "default",
     }
-    async with Run(request, engine, ENDPOINT, tuned=tuned, sequences=sequences) as run:
+    reserve = reservation(len(prompt), max_tokens, sequences)
+    async with Run(
+        request, engine, ENDPOINT, tuned=tuned, sequences=sequences, reserve=reserve
+    ) as run:
         if body.stream:
             return await _stream(request, run, body, prompt, params, head, k, plan)
         choices = [_Choice() for _ in range(body.n)]

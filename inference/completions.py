@@ -21,6 +21,7 @@ from inference.params import (
 )
 from inference.protocol import CompletionRequest
 from inference.serving import Run, chunk_usage, event_stream, find_model, finish_reason
+from scheduler.limits import reservation
 from voltcore.http import json_response
 from voltcore.validation import read_json
 
@@ -53,7 +54,10 @@ async def create_completion(request: web.Request) -> web.StreamResponse:
         "system_fingerprint": None,
         "object": "text_completion",
     }
-    async with Run(request, engine, ENDPOINT, tuned=tuned, sequences=sequences) as run:
+    reserve = reservation(sum(len(p) for p in prompts), max_tokens, sequences)
+    async with Run(
+        request, engine, ENDPOINT, tuned=tuned, sequences=sequences, reserve=reserve
+    ) as run:
         if body.stream:
             return await _stream(request, run, body, prompts, params, head, echo, lps, finish)
         async for p, out in run.generate(prompts, params):

@@ -40,7 +40,8 @@ async def create_embeddings(request: web.Request) -> web.Response:
                 param="input",
                 code="context_length_exceeded",
             )
-    async with Run(request, engine, ENDPOINT) as run:
+    reserve = sum(len(ids) for ids in inputs)
+    async with Run(request, engine, ENDPOINT, reserve=reserve, reserve_param="input") as run:
         run.prompt_tokens = sum(len(ids) for ids in inputs)
         outputs = await asyncio.gather(
             *(engine.embed(ids, f"{run.id}-{i}") for i, ids in enumerate(inputs))

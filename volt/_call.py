@@ -20,7 +20,7 @@ class Call(Generic[T_co]):
     """One API request and how to read its answer: `cast` is a pydantic model (JSON) or `str`
     (text); for streams, the type of each event."""
 
-    method: Literal["GET", "POST", "DELETE"]
+    method: Literal["GET", "POST", "PATCH", "DELETE"]
     path: str
     cast: type[T_co]
     params: Mapping[str, Any] | None = None

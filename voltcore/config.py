@@ -6,10 +6,45 @@ from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from scheduler.limits import Limit
+
 Tier = Literal["free", "standard", "enterprise"]
+
+
+class TierPolicy(BaseModel):
+    """What a tier buys beyond its catalog: default rate limits (an org's ceiling unless an
+    operator grants another, scheduler/limits.py), its weight in an engine's fair queue (a
+    weight-2 org is served twice the tokens of a weight-1 org when both wait), and its vLLM
+    `priority` (lower is scheduled first, ahead of requests of higher values already waiting)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    requests_per_minute: int = Field(ge=0)
+    tokens_per_minute: int = Field(ge=0)
+    weight: float = Field(gt=0)
+    priority: int = Field(ge=0)
+
+    @property
+    def limit(self) -> Limit:
+        return Limit(self.requests_per_minute, self.tokens_per_minute)
+
+
+def _default_tiers() -> dict[Tier, TierPolicy]:
+    # Limits on the scale of OpenAI's usage tiers 1, 3 and 5 for a small model.
+    return {
+        "free": TierPolicy(requests_per_minute=60, tokens_per_minute=100_000, weight=1, priority=2),
+        "standard": TierPolicy(
+            requests_per_minute=1_000, tokens_per_minute=2_000_000, weight=2, priority=1
+        ),
+        "enterprise": TierPolicy(
+            requests_per_minute=10_000, tokens_per_minute=30_000_000, weight=4, priority=0
+        ),
+    }
+
+
 _REPO = Path(__file__).resolve().parents[1]
 
 
@@ -68,6 +103,10 @@ class Settings(BaseSettings):
     flush_batch: int = 500
     audit_buffer_max: int = 100_000
     usage_buffer_max: int = 100_000
+
+    # Per tier: default rate limits, fair-queue weight and engine priority
+    # (`VOLT_TIERS='{"free": {...}, ...}'` replaces the table).
+    tiers: dict[Tier, TierPolicy] = Field(default_factory=_default_tiers)
 
     log_level: str = "INFO"
     # The API reference served at /openapi.yaml (the repository's copy unless installed elsewhere).

@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 import asyncpg
 
+from scheduler.limits import Overrides
 from scheduler.ratelimit import WindowLimiter
 from voltcore.errors import AuthenticationFailed, RateLimited
 from voltcore.keys import ACCESS_TOKEN_PREFIX, hash_key, is_well_formed
@@ -40,13 +41,18 @@ CREATED_PREFIX = "+"
 
 
 # What authentication reads of a credential. Only access tokens are loaded from oauth_tokens:
-# a refresh token is good at the token endpoint and nowhere else.
+# a refresh token is good at the token endpoint and nowhere else. The limit overrides come along
+# (migration 0011), so the rate limiter needs no query of its own; an access token has no limits
+# of its own, only its org's.
+_ORG_LIMITS = "o.rpm_ceiling, o.tpm_ceiling, o.rpm_limit, o.tpm_limit"
 _LOAD = {
-    "api_key": """SELECT k.id, k.org_id, o.tier, k.scopes, k.expires_at, k.revoked_at
-                  FROM api_keys k JOIN orgs o ON o.id = k.org_id WHERE k.secret_hash = $1""",
-    "oauth_token": """SELECT t.id, t.org_id, o.tier, t.scopes, t.expires_at, t.revoked_at
-                      FROM oauth_tokens t JOIN orgs o ON o.id = t.org_id
-                      WHERE t.token_hash = $1 AND t.kind = 'access'""",
+    "api_key": f"""SELECT k.id, k.org_id, o.tier, k.scopes, k.expires_at, k.revoked_at,
+                          {_ORG_LIMITS}, k.rpm_limit AS key_rpm, k.tpm_limit AS key_tpm
+                   FROM api_keys k JOIN orgs o ON o.id = k.org_id WHERE k.secret_hash = $1""",
+    "oauth_token": f"""SELECT t.id, t.org_id, o.tier, t.scopes, t.expires_at, t.revoked_at,
+                              {_ORG_LIMITS}, NULL::integer AS key_rpm, NULL::bigint AS key_tpm
+                       FROM oauth_tokens t JOIN orgs o ON o.id = t.org_id
+                       WHERE t.token_hash = $1 AND t.kind = 'access'""",
 }
 
 
@@ -66,6 +72,14 @@ async def load_record(pool: asyncpg.Pool, key: str) -> KeyRecord | None:
         row["expires_at"],
         row["revoked_at"],
         kind=kind,
+        overrides=Overrides(
+            org_ceiling_requests=row["rpm_ceiling"],
+            org_ceiling_tokens=row["tpm_ceiling"],
+            org_requests=row["rpm_limit"],
+            org_tokens=row["tpm_limit"],
+            key_requests=row["key_rpm"],
+            key_tokens=row["key_tpm"],
+        ),
     )
 
 

@@ -4,9 +4,10 @@ decide it from what the database knows of the credential (`voltcore.keycache` re
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
+from scheduler.limits import Overrides
 from voltcore.errors import AuthenticationFailed, NotFound, PermissionDenied
 from voltcore.ids import spiffe_id
 from voltcore.keys import ACCESS_TOKEN_PREFIX, REFRESH_TOKEN_PREFIX, Scope, redact
@@ -23,6 +24,9 @@ class Principal:
     scopes: frozenset[str]
     tier: str
     api_key_id: str | None = None
+    # Limits beyond the tier (operator grant, the org's own cap, the key's cap): what Spark's
+    # rate limiter resolves against the tier. A console session keeps the default.
+    overrides: Overrides = field(default_factory=Overrides)
 
     def require_scope(self, scope: Scope) -> None:
         if scope not in self.scopes:
@@ -65,6 +69,7 @@ class KeyRecord:
     expires_at: dt.datetime | None
     revoked_at: dt.datetime | None
     kind: Literal["api_key", "oauth_token"] = "api_key"
+    overrides: Overrides = field(default_factory=Overrides)
 
 
 def key_status(
@@ -107,4 +112,5 @@ def principal_for(
         scopes=record.scopes,
         tier=record.tier,
         api_key_id=record.key_id if record.kind == "api_key" else None,
+        overrides=record.overrides,
     )

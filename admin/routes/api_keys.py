@@ -8,7 +8,7 @@ from aiohttp import web
 from pydantic import Field
 
 from admin import tenancy
-from voltcore.appkeys import AUTHENTICATOR, POOL, PRINCIPAL
+from voltcore.appkeys import AUTHENTICATOR, POOL, PRINCIPAL, SETTINGS
 from voltcore.errors import InvalidRequest, PermissionDenied
 from voltcore.http import json_response
 from voltcore.keys import ALL_SCOPES, Scope
@@ -19,10 +19,18 @@ from voltcore.validation import RequestModel, parse_query, read_json
 routes = web.RouteTableDef()
 
 
+class KeyLimits(RequestModel):
+    """A key's own limits, within its org's; unset, the key shares its org's window alone."""
+
+    requests_per_minute: int | None = Field(None, ge=0, le=tenancy.MAX_RPM)
+    tokens_per_minute: int | None = Field(None, ge=0, le=tenancy.MAX_TPM)
+
+
 class ApiKeyCreate(RequestModel):
     name: str = Field(min_length=1, max_length=128)
     scopes: list[Scope] = Field(default_factory=lambda: list(ALL_SCOPES), min_length=1)
     expires_at: int | None = None
+    limits: KeyLimits | None = None
 
 
 class ApiKeyRotate(RequestModel):
@@ -76,6 +84,13 @@ async def create_key(request: web.Request) -> web.Response:
                     param="expires_at",
                     code="exceeds_grant",
                 )
+        asked = body.limits or KeyLimits()
+        limits = await tenancy.check_key_limits(
+            conn,
+            principal,
+            request.app[SETTINGS].tiers,
+            tenancy.LimitValues(asked.requests_per_minute, asked.tokens_per_minute),
+        )
         new = await tenancy.create_api_key(
             conn,
             principal.org_id,
@@ -84,6 +99,7 @@ async def create_key(request: web.Request) -> web.Response:
             expires_at=expires_at,
             created_by=principal.subject,
             grant_id=bounds.grant_id,
+            limits=limits,
         )
     return json_response(new.object(), status=201)
 

@@ -33,6 +33,7 @@ from inference.responses.events import EventWriter, OutputStream
 from inference.responses.protocol import ResponsesRequest
 from inference.serving import Run, engine_failure, find_model
 from inference.tools import ToolPlan, ToolStream, plan_tools
+from scheduler.limits import reservation
 from voltcore.errors import InvalidRequest
 from voltcore.http import json_response
 from voltcore.validation import read_json
@@ -88,7 +89,16 @@ async def create_response(request: web.Request) -> web.StreamResponse:
             "tools" if plan and plan.schema else "text.format",
         )
     head = {"response_id": new_id("resp"), "created_at": int(time.time()), "params": params}
-    async with Run(request, engine, ENDPOINT, tuned=tuned, sequences=sequences) as run:
+    reserve = reservation(len(prompt), max_tokens, sequences)
+    async with Run(
+        request,
+        engine,
+        ENDPOINT,
+        tuned=tuned,
+        sequences=sequences,
+        reserve=reserve,
+        reserve_param="max_output_tokens",
+    ) as run:
         if body.stream:
             return await _stream(request, run, body, prompt, plan, head)
         text: list[str] = []

@@ -23,6 +23,8 @@ async def test_org_b_gets_404_on_every_org_a_resource(client: Client, make_org: 
         ("DELETE", f"{base}/api-keys/{a.key_id}", None, "org_id"),
         ("POST", f"{base}/api-keys/{a.key_id}/rotate", None, "org_id"),
         ("GET", f"{base}/audit-logs", None, "org_id"),
+        ("GET", f"{base}/limits", None, "org_id"),
+        ("PATCH", f"{base}/limits", {"requests_per_minute": 1}, "org_id"),
         # A's key id under B's own org path is just as unknown.
         ("GET", f"/v1/orgs/{b.id}/api-keys/{a.key_id}", None, "key_id"),
         ("DELETE", f"/v1/orgs/{b.id}/api-keys/{a.key_id}", None, "key_id"),

@@ -33,6 +33,39 @@ class Organization(VoltModel):
     created_at: int
 
 
+class RateLimit(VoltModel):
+    """One of an org's limits: what Spark enforces per 60 seconds, the most the org may set
+    (`ceiling`, which only the operator changes), and what decides it."""
+
+    limit: int
+    ceiling: int
+    source: Literal["tier", "operator", "org"]
+
+
+class OrganizationLimits(VoltModel):
+    """An org's rate limits (`client.orgs.limits.retrieve()`)."""
+
+    object: Literal["organization.limits"]
+    org_id: str
+    tier: Literal["free", "standard", "enterprise"]
+    requests_per_minute: RateLimit
+    tokens_per_minute: RateLimit
+
+
+class ApiKeyLimits(VoltModel):
+    """A key's own limits, each None where unset (the key then shares its org's)."""
+
+    requests_per_minute: int | None
+    tokens_per_minute: int | None
+
+
+class ApiKeyLimitsParam(TypedDict, total=False):
+    """`limits=` of `client.api_keys.create`: each at most the org's limit."""
+
+    requests_per_minute: int | None
+    tokens_per_minute: int | None
+
+
 class ApiKey(VoltModel):
     """An org API key, without its secret."""
 
@@ -48,6 +81,7 @@ class ApiKey(VoltModel):
     last_used_at: int | None
     revoked_at: int | None
     replaced_by: str | None
+    limits: ApiKeyLimits
 
 
 class ApiKeyWithSecret(ApiKey):
