@@ -22,15 +22,20 @@ PAGE_LIMITS: dict[str, tuple[int, int]] = {"1m": (60, 1440), "1h": (24, 168), "1
 GROUP_COLUMNS: dict[str, str] = {"model": "model", "api_key": "api_key_id", "endpoint": "endpoint"}
 
 
-class UsageParams(RequestModel):
+class WindowParams(RequestModel):
+    """The time range and paging every usage and costs query shares."""
+
     start_time: int = Field(ge=0)
     end_time: int | None = Field(None, ge=0)
     bucket_width: BucketWidth = "1d"
+    limit: int | None = Field(None, ge=1, le=1440)
+    page: str | None = None
+
+
+class UsageParams(WindowParams):
     group_by: list[GroupBy] = Field(default_factory=list)
     models: list[str] = Field(default_factory=list)
     api_key_ids: list[str] = Field(default_factory=list)
-    limit: int | None = Field(None, ge=1, le=1440)
-    page: str | None = None
 
 
 @dataclass(frozen=True)
@@ -46,11 +51,16 @@ class Window:
     has_more: bool
 
     @property
+    def span(self) -> tuple[int, int]:
+        """The seconds this page covers: its buckets clipped to [start, end)."""
+        return max(self.start, self.first), min(self.end, self.first + self.count * self.width)
+
+    @property
     def next_page(self) -> str | None:
         return f"page_{self.first + self.count * self.width}" if self.has_more else None
 
 
-def plan_window(params: UsageParams, now: float | None = None) -> Window:
+def plan_window(params: WindowParams, now: float | None = None) -> Window:
     """Pure: validate the range and cursor, and choose the buckets of this page."""
     width = WIDTH_S[params.bucket_width]
     # Without an end, up to and including the current second (end_time is exclusive).
@@ -84,8 +94,7 @@ def plan_window(params: UsageParams, now: float | None = None) -> Window:
 async def query_usage(pool: asyncpg.Pool, org_id: str, params: UsageParams) -> dict[str, Any]:
     window = plan_window(params)
     groups = [GROUP_COLUMNS[g] for g in dict.fromkeys(params.group_by)]
-    lo = max(window.start, window.first)
-    hi = min(window.end, window.first + window.count * window.width)
+    lo, hi = window.span
     where = ["org_id = $1", "time >= to_timestamp($4)", "time < to_timestamp($5)"]
     args: list[Any] = [org_id, window.first, window.width, lo, hi]
     if params.models:
@@ -117,12 +126,17 @@ async def query_usage(pool: asyncpg.Pool, org_id: str, params: UsageParams) -> d
                 **{c: (row[c] if c in groups else None) for c in GROUP_COLUMNS.values()},
             }
         )
+    return page_of(window, results)
+
+
+def page_of(window: Window, results: dict[int, list[dict[str, Any]]]) -> dict[str, Any]:
+    """The `page` object: every bucket of the window, empty ones included, oldest first."""
     buckets = [
         {
             "object": "bucket",
             "start_time": window.first + i * window.width,
             "end_time": window.first + (i + 1) * window.width,
-            "results": results[i],
+            "results": results.get(i, []),
         }
         for i in range(window.count)
     ]

@@ -27,6 +27,7 @@ from volt._resource import Async, Executor, M, Sync
 from volt._streaming import AsyncStream, Stream
 from volt._waiting import S, Wait, wait
 from volt.credentials import Credentials, load_credentials, save_credentials
+from volt.resources.billing import Costs
 from volt.resources.finetuning import Files, FineTuning
 from volt.resources.forge import Forge
 from volt.resources.inference import Chat, Completions, Embeddings, Models, Tokenizer
@@ -112,6 +113,7 @@ class BaseClient(Executor[M], Generic[M]):
         self.api_keys: ApiKeys[M] = ApiKeys(self)
         self.audit_logs: AuditLogs[M] = AuditLogs(self)
         self.usage: Usage[M] = Usage(self)
+        self.costs: Costs[M] = Costs(self)
         self.oauth: OAuth[M] = OAuth(self)
         self.health: Ops[M] = Ops(self)
 

@@ -1,4 +1,5 @@
-"""Vault's settings: the inventory file, the key that seals secrets at rest, reconciler pace."""
+"""Vault's settings: the inventory file, the key that seals secrets at rest, prices, reconciler
+pace."""
 
 from __future__ import annotations
 
@@ -18,6 +19,10 @@ class VaultSettings(BaseSettings):
     # Fernet keys (urlsafe base64, 32 bytes), newest first: the first seals, any of them opens,
     # so a key is rotated by prepending a new one. BMC passwords and Talos bundles need it.
     secret_keys: list[SecretStr] = Field(default_factory=list)
+    # USD per rack-hour by rack type, locked in on the rack when it is reserved; a rack of a
+    # type without a price is metered (`GET /v1/usage/racks`) but not charged.
+    prices: dict[str, float] = Field(default_factory=lambda: {"gpu-8x-h100": 19.9})
+    currency: str = "usd"
     reconcile_interval_s: float = 1.0
     # A failed rack is retried after retry_base_s, doubling per attempt up to retry_max_s.
     retry_base_s: float = 5.0

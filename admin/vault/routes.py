@@ -80,7 +80,13 @@ async def create_rack(request: web.Request) -> web.Response:
                     param="rack_type",
                     code="insufficient_capacity",
                 )
-            rack = await store.insert_rack(conn, principal.org_id, free, body.sovereignty)
+            rack = await store.insert_rack(
+                conn,
+                principal.org_id,
+                free,
+                body.sovereignty,
+                price=vault.settings.prices.get(free.rack_type),
+            )
         vault.wake()
         return 202, views.rack(rack, free)
 

@@ -47,6 +47,8 @@ class Rack:
     updated_at: dt.datetime
     ready_at: dt.datetime | None
     released_at: dt.datetime | None
+    # Locked in at reservation; None: metered, not charged (see VaultSettings.prices).
+    price_per_rack_hour: float | None
 
     @classmethod
     def from_record(cls, record: asyncpg.Record) -> Rack:
@@ -164,18 +166,24 @@ async def free_rack(
 
 
 async def insert_rack(
-    conn: Conn, org_id: str, physical: PhysicalRack, sovereignty: str | None
+    conn: Conn,
+    org_id: str,
+    physical: PhysicalRack,
+    sovereignty: str | None,
+    *,
+    price: float | None = None,
 ) -> Rack:
     row = await conn.fetchrow(
         """INSERT INTO vault_racks (id, org_id, inventory_rack, metro, rack_type, sovereignty,
-                                    status)
-           VALUES ($1, $2, $3, $4, $5, $6, 'requested') RETURNING *""",
+                                    status, price_per_rack_hour)
+           VALUES ($1, $2, $3, $4, $5, $6, 'requested', $7) RETURNING *""",
         new_id("rack_"),
         org_id,
         physical.name,
         physical.metro,
         physical.rack_type,
         sovereignty,
+        price,
     )
     assert row is not None
     return Rack.from_record(row)
