@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 VENV := .venv/bin
 
-.PHONY: env run test lint unit vault-race
+.PHONY: env run test lint unit vault-race bench-fairness bench-ratelimit
 
 env:
 	@scripts/env.sh
@@ -26,3 +26,13 @@ test: lint
 # appends its figures to benchmarks/vault-race.txt.
 vault-race: env
 	VOLT_VAULT_RACE_ITERATIONS=2000 VOLT_VAULT_RACE_RESULTS=benchmarks/vault-race.txt $(VENV)/pytest -q -s tests/admin/vault/test_release_race.py -k racing
+
+# Fair sharing of one engine (VTC fair queue vs FCFS, the seat hold, tier priority) with the tiny
+# model (~7 min); writes its section of benchmarks/RESULTS.md.
+bench-fairness: env
+	$(VENV)/python -m benchmarks.fairness
+
+# Rate limits across two Spark replicas over one PostgreSQL (64 streams, ~4 min) and the cost of
+# the check; writes its section of benchmarks/RESULTS.md.
+bench-ratelimit: env
+	$(VENV)/python -m benchmarks.ratelimit

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import time
 import uuid
@@ -17,7 +18,8 @@ from prometheus_client import CollectorRegistry
 
 from inference.config import SparkSettings
 from inference.engine_metrics import stat_logger
-from scheduler.admission import Admission, Limits
+from inference.queue import EngineQueue
+from scheduler.fairqueue import QueueLimits
 from voltcore.catalog import ModelSpec, resolve
 
 log = logging.getLogger(__name__)
@@ -34,14 +36,14 @@ def configure_vllm_environment(settings: SparkSettings) -> None:
 
 @dataclass
 class Engine:
-    """One model's engine, its tokenizer and its admission bookkeeping."""
+    """One model's engine, its tokenizer and its fair queue."""
 
     spec: ModelSpec
     llm: Any  # vllm.v1.engine.async_llm.AsyncLLM (kept untyped: vLLM is imported lazily)
     tokenizer: Any
     max_model_len: int
-    admission: Admission
-    # The most sequences (prompts x n) one request may start, before admission's own bound.
+    queue: EngineQueue
+    # The most sequences (prompts x n) one request may start, before the queue's own bound.
     max_sequences_per_request: int = 128
     created: int = field(default_factory=lambda: int(time.time()))
     # Sampling for fields a request leaves unset: the catalog's `sampling_defaults` over the
@@ -61,7 +63,7 @@ class Engine:
     @property
     def sequence_limit(self) -> int:
         """The most engine sequences one request may cost: past it, a 400."""
-        return min(self.max_sequences_per_request, self.admission.limits.largest)
+        return min(self.max_sequences_per_request, self.queue.limits.per_org)
 
     async def generate(
         self,
@@ -71,13 +73,18 @@ class Engine:
         lora: Any = None,
         *,
         cache_salt: str | None = None,
+        priority: int = 0,
     ) -> AsyncIterator[Any]:
         """`cache_salt` partitions the prefix cache: a prompt only hits blocks cached under the
-        same salt, so a tenant's `cached_tokens` (and TTFT) say nothing about other tenants."""
+        same salt, so a tenant's `cached_tokens` (and TTFT) say nothing about other tenants.
+        `priority` is the tier's (lower first): vLLM's priority scheduler runs it ahead of
+        waiting requests of higher values, should any wait inside the engine."""
         prompt: dict[str, Any] = {"prompt_token_ids": prompt_ids}
         if cache_salt is not None:
             prompt["cache_salt"] = cache_salt
-        async for out in self.llm.generate(prompt, params, request_id, lora_request=lora):
+        async for out in self.llm.generate(
+            prompt, params, request_id, lora_request=lora, priority=priority
+        ):
             yield out
 
     def verify(self, params: Any) -> None:
@@ -145,21 +152,32 @@ def _engine_args(spec: ModelSpec) -> Any:
             backend="xgrammar", disable_any_whitespace=True
         ),
         max_num_seqs=spec.max_num_seqs,
+        # Tier priority among requests waiting inside the engine (Spark's queue keeps that
+        # line short: it dispatches at most `max_num_seqs` sequences).
+        scheduling_policy="priority",
         max_num_batched_tokens=spec.max_num_batched_tokens or max(2048, spec.max_model_len or 0),
         enable_prefix_caching=spec.enable_prefix_caching,
         **common,
     )
 
 
-def admission_limits(spec: ModelSpec, settings: SparkSettings) -> Limits:
-    """Sequences in flight per engine and per org. On a generating engine an org also keeps
-    within its share of the batch: vLLM runs waiting requests first come, first served, so an
-    org holding more than the batch would make everyone else's first token wait for its
-    sequences to finish. (Pooling requests finish in one step and are not capped this way.)"""
-    per_org = settings.max_inflight_per_org
-    if spec.kind == "chat":
-        per_org = min(per_org, max(1, int(spec.max_num_seqs * settings.max_org_share_of_batch)))
-    return Limits(settings.max_inflight_per_model, per_org)
+def queue_limits(spec: ModelSpec, settings: SparkSettings) -> QueueLimits:
+    """An engine's seats are its batch, `max_num_seqs` sequences: Spark dispatches no more, so
+    the engine's own first-come-first-served waiting line stays empty and Spark's fair order is
+    the order that runs. (Pooling engines take the same count: vLLM batches them the same.)"""
+    seats = spec.max_num_seqs
+    reserved = min(math.ceil(seats * settings.queue_reserved_share), seats - 1)
+    return QueueLimits(
+        capacity=seats,
+        max_queued=settings.queue_max_sequences,
+        max_queued_per_org=settings.queue_max_sequences_per_org,
+        timeout_s=settings.queue_timeout_s,
+        reserved=reserved,
+        hold_s=settings.queue_hold_ms / 1000,
+        prompt_weight=settings.queue_prompt_weight,
+        output_weight=settings.queue_output_weight,
+        policy=settings.queue_policy,
+    )
 
 
 def start_engine(spec: ModelSpec, settings: SparkSettings) -> Engine:
@@ -174,7 +192,7 @@ def start_engine(spec: ModelSpec, settings: SparkSettings) -> Engine:
         llm=llm,
         tokenizer=llm.get_tokenizer(),
         max_model_len=int(llm.model_config.max_model_len),
-        admission=Admission(admission_limits(spec, settings)),
+        queue=EngineQueue(spec.id, queue_limits(spec, settings)),
         max_sequences_per_request=settings.max_sequences_per_request,
         sampling_defaults=dict(llm.model_config.get_diff_sampling_param()),
         stats=stats,

@@ -3,6 +3,8 @@ from the catalog, tiers and endpoints are fixed sets; never a prompt, key or org
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 _LATENCY = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
@@ -44,9 +46,22 @@ class SparkMetrics:
         )
         self.queue = Histogram(
             "volt_spark_queue_seconds",
-            "Time waiting in the engine before being scheduled.",
+            "Time waiting before being scheduled: in Spark's fair queue, then in the engine.",
             ["model", "tier"],
             buckets=_LATENCY,
+            registry=registry,
+        )
+        self.queue_wait = Histogram(
+            "volt_spark_fair_queue_wait_seconds",
+            "Time waiting in Spark's fair queue for a seat in the engine (0 when one was free).",
+            ["model", "tier"],
+            buckets=_LATENCY,
+            registry=registry,
+        )
+        self.queue_depth = Gauge(
+            "volt_spark_fair_queue_depth",
+            "Engine sequences waiting in Spark's fair queue.",
+            ["model"],
             registry=registry,
         )
         self.inflight = Gauge(
@@ -57,7 +72,12 @@ class SparkMetrics:
         )
         self.rejected = Counter(
             "volt_spark_rejected_total",
-            "Requests refused by admission control.",
+            "Requests refused by the fair queue: org_queue_full (429), engine_queue_full and "
+            "queue_timeout (503), too_large (400).",
             ["model", "reason"],
             registry=registry,
         )
+
+    def watch_queue(self, model: str, depth: Callable[[], float]) -> None:
+        """The depth gauge reads the queue when scraped (idempotent: called per request)."""
+        self.queue_depth.labels(model).set_function(depth)

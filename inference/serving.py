@@ -15,23 +15,24 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 
 from inference import sse
-from inference.appkeys import ENGINES, FINE_TUNED, SPARK_METRICS
+from inference.appkeys import ENGINES, FINE_TUNED, RATE_LIMITER, SPARK_METRICS
 from inference.engine import Engine
 from inference.lora import PREFIX as LORA_PREFIX
 from inference.lora import FineTuned
 from inference.protocol import StreamOptions
-from scheduler.admission import Verdict
-from voltcore.appkeys import PRINCIPAL, USAGE
+from inference.queue import QueueRefused, Seat
+from inference.ratelimit import RATE_HEADERS, Ticket
+from voltcore.appkeys import PRINCIPAL, REQUEST_ID, SETTINGS, USAGE
+from voltcore.config import Tier
 from voltcore.errors import (
     InternalError,
     InvalidRequest,
     NotFound,
-    RateLimited,
     ServiceUnavailable,
     VoltError,
 )
@@ -133,6 +134,8 @@ class Run:
         *,
         tuned: FineTuned | None = None,
         sequences: int = 1,
+        reserve: int = 0,
+        reserve_param: str = "max_tokens",
     ) -> None:
         self.request = request
         self.engine = engine
@@ -142,8 +145,15 @@ class Run:
         self.tuned = tuned
         self._lora = tuned.request() if tuned else None
         self.principal: Principal = request[PRINCIPAL]
-        # What admission counts: every engine sequence the request starts (prompts x n).
+        # What the engine's queue counts: every engine sequence the request starts (prompts x n).
         self.sequences = sequences
+        self._seat: Seat | None = None
+        # What the rate limits hold from admission to the end: prompt + max_tokens for each
+        # sequence (scheduler.limits.reservation); `reserve_param` is what a 400 names when it
+        # could never fit the caller's tokens per minute.
+        self.reserve = reserve
+        self._reserve_param = reserve_param
+        self._ticket: Ticket | None = None
         self._salt = cache_salt(self.principal)
         self.id = uuid.uuid4().hex
         self.started = time.perf_counter()
@@ -159,52 +169,55 @@ class Run:
         self._labels = (engine.spec.id, self.principal.tier)
 
     async def __aenter__(self) -> Run:
-        verdict = self.engine.admission.try_admit(self.principal.org_id, self.sequences)
-        if verdict is not Verdict.ADMITTED:
-            self._metrics.rejected.labels(self.engine.spec.id, verdict.value).inc()
-            self._refuse(verdict)
+        # The org's and key's limits first (shared by every replica), then the engine's queue.
+        limiter = self.request.app[RATE_LIMITER]
+        self._ticket = await limiter.admit(
+            self.principal,
+            self.reserve,
+            param=self._reserve_param,
+            request_id=self.request.get(REQUEST_ID),
+        )
+        self.request[RATE_HEADERS] = self._ticket.headers
+        try:
+            self._seat = await self._take_seat()
+        except BaseException:
+            limiter.settle(self._ticket, 0)  # never queued or run: nothing was used
+            raise
         self._metrics.inflight.labels(self.engine.spec.id).inc()
         return self
 
-    def _refuse(self, verdict: Verdict) -> None:
-        admission, model = self.engine.admission, self.engine.spec.id
-        limits = admission.limits
-        if verdict is Verdict.TOO_LARGE:
-            raise InvalidRequest(
-                f"This request would start {self.sequences} sequences; '{model}' takes at most "
-                f"{limits.largest} per request.",
-                param="n",
-                code="invalid_value",
+    async def _take_seat(self) -> Seat:
+        """A seat in the engine: at once while one is free, else in turn from its fair queue
+        (by tokens served, weighted by tier; scheduler/fairqueue.py). A disconnect while
+        waiting cancels this and leaves the queue."""
+        model, queue = self.engine.spec.id, self.engine.queue
+        tier = self.request.app[SETTINGS].tiers[cast("Tier", self.principal.tier)]
+        self._metrics.watch_queue(model, lambda: queue.depth)
+        try:
+            seat = await queue.acquire(
+                self.principal.org_id, self.sequences, tier.weight, tier.priority
             )
-        if verdict is Verdict.TENANT_LIMIT:
-            held = admission.inflight_of(self.principal.org_id)
-            raise RateLimited(
-                f"Your organization has {held} of its {limits.max_inflight_per_tenant} "
-                f"sequences in flight on '{model}' and this request needs {self.sequences}; "
-                "retry when one completes.",
-                headers={
-                    "retry-after": "1",
-                    "x-ratelimit-limit-requests": str(limits.max_inflight_per_tenant),
-                    "x-ratelimit-remaining-requests": str(
-                        max(limits.max_inflight_per_tenant - held, 0)
-                    ),
-                },
-            )
-        raise ServiceUnavailable(
-            f"'{model}' is at capacity ({limits.max_inflight} sequences in flight); retry shortly.",
-            code="engine_overloaded",
-            headers={"retry-after": "1"},
-        )
+        except QueueRefused as refused:
+            self._metrics.rejected.labels(model, refused.reason).inc()
+            raise refused.error from None
+        self._metrics.queue_wait.labels(*self._labels).observe(seat.waited)
+        self.queue_s = seat.waited
+        return seat
 
     async def __aexit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         if kind is not None:
             self.outcome = "cancelled" if issubclass(kind, asyncio.CancelledError) else "error"
+        if self._ticket is not None:
+            used = self.prompt_tokens + self.completion_tokens
+            self.request.app[RATE_LIMITER].settle(self._ticket, used)
         for engine_request in self._open:
             with contextlib.suppress(Exception):
                 await self.engine.abort(engine_request)
-        self.engine.admission.release(self.principal.org_id, self.sequences)
+        if self._seat is not None:
+            self._seat.charge(self.prompt_tokens, self.completion_tokens)
+            self._seat.queue.release(self._seat)
         self._metrics.inflight.labels(self.engine.spec.id).dec()
         self._meter()
 
@@ -276,7 +289,12 @@ class Run:
         self._open.add(engine_request)
         try:
             async for out in self.engine.generate(
-                prompt, params, engine_request, lora, cache_salt=self._salt
+                prompt,
+                params,
+                engine_request,
+                lora,
+                cache_salt=self._salt,
+                priority=self._seat.priority if self._seat else 0,
             ):
                 self._observe(out)
                 yield index, out
@@ -299,10 +317,15 @@ class Run:
             if self.first_token is None:
                 self.first_token = now
                 metrics = out.metrics
+                # Spark's fair queue, then the engine's own (queued to scheduled).
+                waited = self._seat.waited if self._seat else 0.0
                 if metrics is not None and metrics.scheduled_ts and metrics.queued_ts:
-                    self.queue_s = max(metrics.scheduled_ts - metrics.queued_ts, 0.0)
+                    waited += max(metrics.scheduled_ts - metrics.queued_ts, 0.0)
+                self.queue_s = waited
             self.last_token = now
             self.completion_tokens += new
+            if self._seat is not None:  # VTC's counter, charged as tokens are produced
+                self._seat.charge(self.prompt_tokens, self.completion_tokens)
         if out.finished and out.num_cached_tokens:
             self.cached_tokens += out.num_cached_tokens
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 from aiohttp import web
 from openapi_spec_validator import validate
 
-from admin.routes.api_keys import ApiKeyCreate, ApiKeyRotate
+from admin.routes.api_keys import ApiKeyCreate, ApiKeyRotate, KeyLimits
+from admin.routes.limits import LimitsUpdate
 from admin.usage import UsageParams
 from tests.support.openapi import Spec
 from voltcore.pagination import ListParams
@@ -61,6 +62,10 @@ def test_request_models_match_the_spec(spec: Spec) -> None:
     assert set(create.get("required", [])) == {  # type: ignore[call-overload]
         n for n, f in ApiKeyCreate.model_fields.items() if f.is_required()
     }
+    key_limits = _schema(spec, create["properties"]["limits"]["oneOf"][0])  # type: ignore[index]
+    assert set(key_limits["properties"]) == set(KeyLimits.model_fields)  # type: ignore[call-overload]
+    update = _body_schema(spec, "/v1/orgs/{org_id}/limits", "patch")
+    assert set(update["properties"]) == set(LimitsUpdate.model_fields)  # type: ignore[call-overload]
     rotate = _body_schema(spec, keys + "/{key_id}/rotate", "post")
     assert set(rotate["properties"]) == set(ApiKeyRotate.model_fields)  # type: ignore[call-overload]
     assert _query_names(spec, keys, "get") == set(ListParams.model_fields)

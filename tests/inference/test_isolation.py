@@ -109,7 +109,7 @@ async def test_thousands_of_prompts_with_large_n_are_refused_before_tokenizing(
         "/v1/embeddings", key=org.key, json={"model": "all-minilm-l6-v2", "input": texts}
     )
     assert "2048 inputs" in r.expect_error(400, "invalid_value", "input")["message"]
-    assert engine.admission.inflight_of(org.id) == 0
+    assert engine.queue.policy.running_of(org.id) == 0
 
 
 async def _victim_ttft(session: aiohttp.ClientSession, spark: Spark, victim: Org) -> float:
@@ -153,7 +153,8 @@ async def test_hostile_completion_is_held_to_its_share_while_another_org_is_serv
     async with aiohttp.ClientSession() as session:
         unloaded = [await _victim_ttft(session, spark, victim) for _ in range(3)]
 
-        # The largest request admission takes: `limit` prompts, each running to 800 tokens.
+        # The largest request one org may start: `limit` prompts (all the seats but the few
+        # kept for other orgs), each running to 800 tokens.
         hostile = asyncio.create_task(
             api.post(
                 "/v1/completions",
@@ -166,18 +167,24 @@ async def test_hostile_completion_is_held_to_its_share_while_another_org_is_serv
                 },
             )
         )
+        queue = engine.queue.policy
+        more = None
         try:
             async with asyncio.timeout(30):
-                while engine.admission.inflight_of(attacker.id) < limit:
+                while queue.running_of(attacker.id) < limit:
                     await asyncio.sleep(0.01)
-            # Every sequence counts: the org's share is spent by that one request, so even a
-            # one-prompt request more is refused (before, it held a single slot of 128).
-            r = await api.post(
-                "/v1/completions",
-                key=attacker.key,
-                json={"model": TINY, "prompt": "more", "max_tokens": 1},
+            # Every sequence counts: the org's seats are spent by that one request, so even a
+            # one-prompt request more waits in the queue (before, it held a single slot of 128).
+            more = asyncio.create_task(
+                api.post(
+                    "/v1/completions",
+                    key=attacker.key,
+                    json={"model": TINY, "prompt": "more", "max_tokens": 1},
+                )
             )
-            r.expect_error(429, "rate_limit_exceeded")
+            async with asyncio.timeout(10):
+                while queue.queued_of(attacker.id) < 1:
+                    await asyncio.sleep(0.01)
             # And thousands of prompts with a large n are refused outright.
             r = await api.post(
                 "/v1/completions",
@@ -198,10 +205,13 @@ async def test_hostile_completion_is_held_to_its_share_while_another_org_is_serv
                 [round(t * 1000) for t in loaded],
             )
             assert statistics.median(loaded) < max(10 * base, base + 1.0), (unloaded, loaded)
+            assert queue.queued_of(attacker.id) == 1  # the victim went past it, on a kept seat
         finally:
             hostile.cancel()
+            if more is not None:
+                more.cancel()
     async with asyncio.timeout(20):
-        while engine.admission.inflight_of(attacker.id) or engine.unfinished_requests:
+        while queue.running_of(attacker.id) or queue.queued or engine.unfinished_requests:
             await asyncio.sleep(0.05)
 
 

@@ -1,5 +1,5 @@
-"""Client disconnects abort engine requests (tokens so far still metered); admission is bounded
-(429 for one org's share, 503 when saturated, both with retry-after); metrics are exported."""
+"""Client disconnects abort engine requests (tokens so far still metered); metrics are exported.
+(The engine's queue and its refusals: tests/inference/test_queue.py.)"""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ import aiohttp
 import orjson
 
 from inference.engine import Engine
-from scheduler.admission import Admission, Limits
-from tests.conftest import MakeOrg, Org
+from tests.conftest import Org
 from tests.inference.conftest import TINY, Spark
 from tests.support.client import Client
 from voltcore.appkeys import USAGE
@@ -86,39 +85,6 @@ async def test_non_streaming_disconnect_aborts(spark: Spark, org: Org, pool: Poo
     await engine_idle(engine)
     [tokens] = await metered(spark, pool, org)
     assert 0 < tokens < 900
-
-
-async def test_bounded_admission(api: Client, spark: Spark, make_org: MakeOrg) -> None:
-    engine = spark.engine(TINY)
-    original = engine.admission
-    a, b = await make_org(), await make_org()
-    try:
-        engine.admission = Admission(Limits(max_inflight=2, max_inflight_per_tenant=1))
-        slow = asyncio.create_task(
-            api.post("/v1/chat/completions", key=a.key, json={**LONG, "max_tokens": 200})
-        )
-        async with asyncio.timeout(20):
-            while not engine.admission.inflight:
-                await asyncio.sleep(0.01)
-        r = await api.post("/v1/chat/completions", key=a.key, json={**LONG, "max_tokens": 1})
-        r.expect_error(429, "rate_limit_exceeded")
-        assert (
-            r.headers["retry-after"] == "1" and r.headers["x-ratelimit-remaining-requests"] == "0"
-        )
-        other = asyncio.create_task(
-            api.post("/v1/chat/completions", key=b.key, json={**LONG, "max_tokens": 200})
-        )
-        async with asyncio.timeout(20):
-            while engine.admission.inflight < 2:
-                await asyncio.sleep(0.01)
-        c = await make_org()
-        r = await api.post("/v1/chat/completions", key=c.key, json={**LONG, "max_tokens": 1})
-        r.expect_error(503, "engine_overloaded")
-        assert r.headers["retry-after"] == "1"
-        assert (await slow).status == 200 and (await other).status == 200
-        assert engine.admission.inflight == 0
-    finally:
-        engine.admission = original
 
 
 async def test_metrics_cover_requests_tokens_and_latency(api: Client, org: Org) -> None:

@@ -1,6 +1,6 @@
 """Retries over real HTTP: exact behaviour against a scripted aiohttp server (retry-after,
 backoff with jitter, one Idempotency-Key across attempts, dropped connections, timeouts),
-and real 429 / 503 refusals from Spark's bounded admission."""
+and real 429 / 503 refusals from the bounds of Spark's engine queue."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pytest
 import pytest_asyncio
 
 from inference.appkeys import SPARK_METRICS
-from scheduler.admission import Admission, Limits
 from tests.conftest import MakeOrg
+from tests.inference.test_queue import small_queue
 from tests.support.ports import free_port
 from tests.support.spark import TINY, Spark
 from tests.volt.conftest import sync
@@ -150,7 +150,7 @@ async def _hold(spark: Spark, client: AsyncVolt, inflight: int) -> asyncio.Task[
     engine = spark.engine(TINY)
     task: asyncio.Task[object] = asyncio.create_task(client.chat.completions.create(**LONG))  # type: ignore[arg-type]
     async with asyncio.timeout(30):
-        while engine.admission.inflight < inflight:
+        while engine.queue.policy.running < inflight:
             await asyncio.sleep(0.01)
     return task
 
@@ -158,35 +158,25 @@ async def _hold(spark: Spark, client: AsyncVolt, inflight: int) -> asyncio.Task[
 @pytest.mark.parametrize(
     ("limits", "reason", "error", "code"),
     [
-        (
-            Limits(max_inflight=8, max_inflight_per_tenant=1),
-            "tenant_limit",
-            RateLimitError,
-            "rate_limit_exceeded",
-        ),
-        (
-            Limits(max_inflight=1, max_inflight_per_tenant=1),
-            "saturated",
-            InternalServerError,
-            "engine_overloaded",
-        ),
+        # One seat, and no room in the org's line: 429 for the org.
+        ({"max_queued_per_org": 0}, "org_queue_full", RateLimitError, "rate_limit_exceeded"),
+        # One seat, and no room in the engine's line: 503 for everyone.
+        ({"max_queued": 0}, "engine_queue_full", InternalServerError, "engine_overloaded"),
     ],
 )
 async def test_spark_refusals_are_retried_until_admitted(
     spark: Spark,
     make_org: MakeOrg,
-    limits: Limits,
+    limits: dict[str, int],
     reason: str,
     error: type[Exception],
     code: str,
 ) -> None:
     engine = spark.engine(TINY)
-    original = engine.admission
     holder = await make_org()
     # 429 is per org: the same org asks again. 503 is the whole engine: another org asks.
-    asker = holder if reason == "tenant_limit" else await make_org()
-    try:
-        engine.admission = Admission(limits)
+    asker = holder if reason == "org_queue_full" else await make_org()
+    with small_queue(engine, capacity=1, **limits):
         async with (
             AsyncVolt(base_url=spark.base, api_key=holder.key, max_retries=0) as holding,
             AsyncVolt(base_url=spark.base, api_key=asker.key, max_retries=0) as impatient,
@@ -205,5 +195,3 @@ async def test_spark_refusals_are_retried_until_admitted(
             # It was refused at least once on the way (the slow one still held the slot).
             assert _rejected(spark, reason) > before
             assert slow.done()
-    finally:
-        engine.admission = original

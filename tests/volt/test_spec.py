@@ -73,6 +73,9 @@ RESPONSES: dict[str, type[BaseModel]] = {
     "AttestationReport": types.AttestationReport,
     "Principal": types.Principal,
     "Organization": types.Organization,
+    "OrganizationLimits": types.OrganizationLimits,
+    "RateLimit": types.RateLimit,
+    "ApiKeyLimits": types.ApiKeyLimits,
     "ApiKey": types.ApiKey,
     "ApiKeyWithSecret": types.ApiKeyWithSecret,
     "AuditLog": types.AuditLog,
@@ -165,6 +168,7 @@ def _request_props(spec: Spec, path: str, method: str) -> set[str]:
         (forge.Leases.create, "/v1/forge/leases", "post", set()),
         (vault.Racks.create, "/v1/vault/racks", "post", set()),
         (tenancy.ApiKeys.create, "/v1/orgs/{org_id}/api-keys", "post", {"org_id"}),
+        (tenancy.Limits.update, "/v1/orgs/{org_id}/limits", "patch", {"org_id"}),
     ],
 )
 def test_request_parameters_match_the_spec(

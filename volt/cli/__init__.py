@@ -15,7 +15,7 @@ from typing import Literal
 from volt._client import Volt
 from volt._exceptions import APIConnectionError, APIError, APIStatusError
 from volt._version import __version__
-from volt.cli import _finetune, _infra, _spark
+from volt.cli import _billing, _finetune, _infra, _spark
 from volt.cli._login import LoginFailed, device_login
 from volt.cli._output import Output
 from volt.credentials import credentials_path, delete_credentials, load_credentials
@@ -45,6 +45,7 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("logout", parents=[common], help="forget the saved sign-in")
     p.set_defaults(run=None, logout=True)
     _spark.register(sub, common)
+    _billing.register(sub, common)
     _infra.register(sub, common)
     _finetune.register(sub, common)
     return top

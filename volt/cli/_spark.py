@@ -1,4 +1,4 @@
-"""`volt models`, `volt chat`, `volt usage`, `volt keys`, `volt whoami`."""
+"""`volt models`, `volt chat`, `volt usage`, `volt keys`, `volt limits`, `volt whoami`."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import time
 from typing import Any
 
 from volt._client import Volt
-from volt.cli._output import Column, Output, when
+from volt.cli._output import Column, Output, table, when
 from volt.types.inference import ChatMessageParam, VoltBlock
-from volt.types.tenancy import ApiKeyWithSecret
+from volt.types.tenancy import ApiKey, ApiKeyLimitsParam, ApiKeyWithSecret, OrganizationLimits
 
 Subparsers = Any  # argparse's _SubParsersAction is private
 
@@ -28,7 +28,21 @@ KEY_COLUMNS: list[Column] = [
     ("STATUS", lambda k: k.status),
     ("CREATED", lambda k: when(k.created_at)),
     ("LAST USED", lambda k: when(k.last_used_at)),
+    ("LIMITS", lambda k: _key_limits(k)),
 ]
+
+
+def _key_limits(key: ApiKey) -> str | None:
+    """`5 rpm, 2000 tpm`: a key's own limits (None, shown `-`, when it has none)."""
+    own = [
+        f"{value} {unit}"
+        for value, unit in (
+            (key.limits.requests_per_minute, "rpm"),
+            (key.limits.tokens_per_minute, "tpm"),
+        )
+        if value is not None
+    ]
+    return ", ".join(own) or None
 
 
 def models(client: Volt, args: argparse.Namespace, out: Output) -> int:
@@ -71,33 +85,6 @@ def chat(client: Volt, args: argparse.Namespace, out: Output) -> int:
     return 0
 
 
-def usage(client: Volt, args: argparse.Namespace, out: Output) -> int:
-    start = args.start_time or int(time.time()) - args.days * 86400
-    page = client.usage.retrieve(
-        start_time=start,
-        bucket_width=args.bucket_width,
-        group_by=args.group_by or None,
-    )
-    rows = [(bucket, result) for bucket in page.data for result in bucket.results]
-    if out.json:
-        out.data(page)
-        return 0
-    out.items(
-        rows,
-        [
-            ("START", lambda r: when(r[0].start_time)),
-            ("MODEL", lambda r: r[1].model),
-            ("API KEY", lambda r: r[1].api_key_id),
-            ("ENDPOINT", lambda r: r[1].endpoint),
-            ("REQUESTS", lambda r: r[1].num_model_requests),
-            ("INPUT", lambda r: r[1].input_tokens),
-            ("OUTPUT", lambda r: r[1].output_tokens),
-            ("CACHED", lambda r: r[1].input_cached_tokens),
-        ],
-    )
-    return 0
-
-
 def keys_list(client: Volt, args: argparse.Namespace, out: Output) -> int:
     out.items(client.api_keys.list(limit=100), KEY_COLUMNS)
     return 0
@@ -105,7 +92,14 @@ def keys_list(client: Volt, args: argparse.Namespace, out: Output) -> int:
 
 def keys_create(client: Volt, args: argparse.Namespace, out: Output) -> int:
     expires = int(time.time()) + args.expires_in if args.expires_in else None
-    key = client.api_keys.create(name=args.name, scopes=args.scope or None, expires_at=expires)
+    limits: ApiKeyLimitsParam = {}
+    if args.rpm is not None:
+        limits["requests_per_minute"] = args.rpm
+    if args.tpm is not None:
+        limits["tokens_per_minute"] = args.tpm
+    key = client.api_keys.create(
+        name=args.name, scopes=args.scope or None, expires_at=expires, limits=limits or None
+    )
     return _show_secret(key, out)
 
 
@@ -128,6 +122,53 @@ def _show_secret(key: ApiKeyWithSecret, out: Output) -> int:
 def keys_revoke(client: Volt, args: argparse.Namespace, out: Output) -> int:
     out.item(client.api_keys.revoke(args.key_id), KEY_COLUMNS)
     return 0
+
+
+def _show_limits(limits: OrganizationLimits, out: Output) -> int:
+    if out.json:
+        out.data(limits)
+        return 0
+    rows = [
+        [name, str(one.limit), str(one.ceiling), one.source]
+        for name, one in (
+            ("requests per minute", limits.requests_per_minute),
+            ("tokens per minute", limits.tokens_per_minute),
+        )
+    ]
+    out.line(table(rows, ["LIMIT", "VALUE", "CEILING", "SET BY"]))
+    return 0
+
+
+def limits_get(client: Volt, args: argparse.Namespace, out: Output) -> int:
+    return _show_limits(client.orgs.limits.retrieve(), out)
+
+
+def limits_set(client: Volt, args: argparse.Namespace, out: Output) -> int:
+    if args.rpm is None and args.tpm is None:
+        out.note("error: give --rpm, --tpm or both (a number, or 'ceiling').")
+        return 2
+    limits = client.orgs.limits.update(requests_per_minute=args.rpm, tokens_per_minute=args.tpm)
+    return _show_limits(limits, out)
+
+
+def _limit_value(text: str) -> int | str:
+    """A limit on the command line: a count, or `ceiling` (back to the org's ceiling)."""
+    if text == "ceiling":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number nor 'ceiling': {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more: {value}")
+    return value
+
+
+def _count(text: str) -> int:
+    value = _limit_value(text)
+    if isinstance(value, str):
+        raise argparse.ArgumentTypeError("a key's limit is a number")
+    return value
 
 
 def whoami(client: Volt, args: argparse.Namespace, out: Output) -> int:
@@ -159,13 +200,6 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     p.add_argument("--no-stream", action="store_true", help="wait for the whole reply")
     p.set_defaults(run=chat)
 
-    p = sub.add_parser("usage", parents=[common], help="token usage (billing)")
-    p.add_argument("--days", type=int, default=1, help="how far back (default 1)")
-    p.add_argument("--start-time", type=int, help="unix seconds; overrides --days")
-    p.add_argument("--bucket-width", choices=["1m", "1h", "1d"], default="1d")
-    p.add_argument("--group-by", action="append", choices=["model", "api_key", "endpoint"])
-    p.set_defaults(run=usage)
-
     keys = sub.add_parser("keys", help="your org's API keys").add_subparsers(required=True)
     p = keys.add_parser("list", parents=[common], help="list keys (never their secrets)")
     p.set_defaults(run=keys_list)
@@ -173,6 +207,8 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     p.add_argument("name")
     p.add_argument("--scope", action="append", choices=["read", "write"])
     p.add_argument("--expires-in", type=int, metavar="SECONDS")
+    p.add_argument("--rpm", type=_count, metavar="N", help="its own requests per minute")
+    p.add_argument("--tpm", type=_count, metavar="N", help="its own tokens per minute")
     p.set_defaults(run=keys_create)
     p = keys.add_parser("rotate", parents=[common], help="replace a key; shows the new secret")
     p.add_argument("key_id")
@@ -183,6 +219,19 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     p = keys.add_parser("revoke", parents=[common], help="revoke a key at once")
     p.add_argument("key_id")
     p.set_defaults(run=keys_revoke)
+
+    limits = sub.add_parser("limits", help="your org's rate limits").add_subparsers(required=True)
+    p = limits.add_parser("get", parents=[common], help="requests and tokens per minute")
+    p.set_defaults(run=limits_get)
+    p = limits.add_parser("set", parents=[common], help="lower them (up to the ceilings)")
+    for flag, what in (("--rpm", "requests"), ("--tpm", "tokens")):
+        p.add_argument(
+            flag,
+            type=_limit_value,
+            metavar="N|ceiling",
+            help=f"{what} per minute (left out: unchanged)",
+        )
+    p.set_defaults(run=limits_set)
 
     p = sub.add_parser("whoami", parents=[common], help="who the credentials belong to")
     p.set_defaults(run=whoami)

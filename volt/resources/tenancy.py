@@ -1,4 +1,5 @@
-"""`client.me`, `client.orgs`, `client.api_keys`, `client.audit_logs`, `client.usage`.
+"""`client.me`, `client.orgs` (and `client.orgs.limits`), `client.api_keys`,
+`client.audit_logs`, `client.usage`.
 
 Org-scoped methods take `org_id`; left out, it is the caller's own org (looked up once with
 `GET /v1/me`)."""
@@ -6,16 +7,19 @@ Org-scoped methods take `org_id`; left out, it is the caller's own org (looked u
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Unpack
+from typing import Any, Literal, Unpack
 
 from volt._call import Call, body, org_path, path_id
-from volt._resource import M, Resource, endpoint, paginated
+from volt._resource import Executor, M, Resource, endpoint, paginated
+from volt.resources.billing import GpuUsage, RackUsage
 from volt.types.common import CursorPage
 from volt.types.tenancy import (
     ApiKey,
+    ApiKeyLimitsParam,
     ApiKeyWithSecret,
     AuditLog,
     Organization,
+    OrganizationLimits,
     Principal,
     Scope,
     UsagePage,
@@ -30,7 +34,43 @@ class Me(Resource[M]):
         return Call("GET", "/v1/me", Principal)
 
 
+class Limits(Resource[M]):
+    @endpoint
+    def retrieve(self, *, org_id: str | None = None) -> Call[OrganizationLimits]:
+        """Requests and tokens per minute, each with its ceiling.
+
+        Usage: `client.orgs.limits.retrieve().tokens_per_minute.limit`.
+        """
+        return Call("GET", org_path(org_id, "/limits"), OrganizationLimits)
+
+    @endpoint
+    def update(
+        self,
+        *,
+        requests_per_minute: int | Literal["ceiling"] | None = None,
+        tokens_per_minute: int | Literal["ceiling"] | None = None,
+        org_id: str | None = None,
+    ) -> Call[OrganizationLimits]:
+        """Set the org's own limits, at most its ceilings (else `PermissionDeniedError`);
+        `"ceiling"` puts one back to its ceiling, None leaves it as it is.
+
+        Usage: `client.orgs.limits.update(tokens_per_minute=100_000)`.
+        """
+        json: dict[str, int | None] = {}
+        for name, value in (
+            ("requests_per_minute", requests_per_minute),
+            ("tokens_per_minute", tokens_per_minute),
+        ):
+            if value is not None:  # null in the body is "back to the ceiling"
+                json[name] = None if value == "ceiling" else value
+        return Call("PATCH", org_path(org_id, "/limits"), OrganizationLimits, json=json)
+
+
 class Orgs(Resource[M]):
+    def __init__(self, client: Executor[M]) -> None:
+        super().__init__(client)
+        self.limits: Limits[M] = Limits(client)
+
     @endpoint
     def retrieve(self, org_id: str | None = None) -> Call[Organization]:
         """Usage: `client.orgs.retrieve().tier`."""
@@ -53,13 +93,21 @@ class ApiKeys(Resource[M]):
         name: str,
         scopes: Sequence[Scope] | None = None,
         expires_at: int | None = None,
+        limits: ApiKeyLimitsParam | None = None,
         org_id: str | None = None,
     ) -> Call[ApiKeyWithSecret]:
-        """A new key; its `secret` is shown only in this response.
+        """A new key; its `secret` is shown only in this response. `limits`: its own requests
+        and tokens per minute, each at most its org's.
 
-        Usage: `client.api_keys.create(name="ci", scopes=["read"]).secret`.
+        Usage: `client.api_keys.create(name="ci", scopes=["read"]).secret`,
+        `client.api_keys.create(name="batch", limits={"tokens_per_minute": 50_000})`.
         """
-        json = body(name=name, scopes=list(scopes) if scopes else None, expires_at=expires_at)
+        json = body(
+            name=name,
+            scopes=list(scopes) if scopes else None,
+            expires_at=expires_at,
+            limits=dict(limits) if limits else None,
+        )
         return Call("POST", org_path(org_id, "/api-keys"), ApiKeyWithSecret, json=json)
 
     @endpoint
@@ -111,6 +159,13 @@ def _usage(start_time: int, params: UsageParams) -> Call[UsagePage]:
 
 
 class Usage(Resource[M]):
+    """Token usage; `gpus` and `racks` are Forge's and Vault's (`volt.resources.billing`)."""
+
+    def __init__(self, client: Executor[M]) -> None:
+        super().__init__(client)
+        self.gpus: GpuUsage[M] = GpuUsage(client)
+        self.racks: RackUsage[M] = RackUsage(client)
+
     @endpoint
     def retrieve(self, *, start_time: int, **params: Unpack[UsageParams]) -> Call[UsagePage]:
         """One page of token usage in time buckets, oldest first (pass `next_page` as `page`

@@ -1,5 +1,16 @@
 """The SDK's own typed models of every request parameter and response in openapi.yaml."""
 
+from volt.types.billing import (
+    Bucket,
+    BucketPage,
+    CostAmount,
+    CostsPage,
+    CostsResult,
+    GpuUsagePage,
+    GpuUsageResult,
+    RackUsagePage,
+    RackUsageResult,
+)
 from volt.types.common import Condition, CursorPage, ErrorObject, LastError, ListObject
 from volt.types.finetuning import (
     FileDeleted,
@@ -29,10 +40,14 @@ from volt.types.oauth import DeviceAuthorization, TokenResponse
 from volt.types.ops import Health
 from volt.types.tenancy import (
     ApiKey,
+    ApiKeyLimits,
+    ApiKeyLimitsParam,
     ApiKeyWithSecret,
     AuditLog,
     Organization,
+    OrganizationLimits,
     Principal,
+    RateLimit,
     UsageBucket,
     UsagePage,
     UsageResult,
@@ -41,9 +56,13 @@ from volt.types.vault import AttestationReport, NodeAttestation, Rack, RackNode,
 
 __all__ = [
     "ApiKey",
+    "ApiKeyLimits",
+    "ApiKeyLimitsParam",
     "ApiKeyWithSecret",
     "AttestationReport",
     "AuditLog",
+    "Bucket",
+    "BucketPage",
     "ChatCompletion",
     "ChatCompletionChunk",
     "ChatMessageParam",
@@ -51,6 +70,9 @@ __all__ = [
     "CompletionChunk",
     "CompletionUsage",
     "Condition",
+    "CostAmount",
+    "CostsPage",
+    "CostsResult",
     "CreateEmbeddingResponse",
     "CursorPage",
     "DeviceAuthorization",
@@ -61,6 +83,8 @@ __all__ = [
     "FineTuningJob",
     "FineTuningJobEvent",
     "ForgeAvailability",
+    "GpuUsagePage",
+    "GpuUsageResult",
     "Health",
     "HyperparametersParam",
     "JobMethod",
@@ -74,9 +98,13 @@ __all__ = [
     "Model",
     "NodeAttestation",
     "Organization",
+    "OrganizationLimits",
     "Principal",
     "Rack",
     "RackNode",
+    "RackUsagePage",
+    "RackUsageResult",
+    "RateLimit",
     "RedfishCredentials",
     "TokenResponse",
     "UsageBucket",
