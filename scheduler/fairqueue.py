@@ -266,6 +266,8 @@ class FairQueue:
         while self._waiting:
             head = self._held_head()
             if head is None:
+                if self.free < 1:
+                    break  # no request fits: not worth ordering the line (O(orgs))
                 eligible = [
                     org
                     for org, line in self._waiting.items()
