@@ -3,8 +3,8 @@
 ends (`rate_settle`: correct the reservation to the tokens used). The policy, what is reserved
 and what the headers say, is scheduler/limits.py.
 
-If the store cannot be reached the request is served without a limit (and counted on
-`volt_spark_ratelimit_errors_total`): Spark keeps answering through a database restart, bounded
+If the store cannot be reached the request is served without a limit (logged, and counted in
+`RateLimiter.errors`): Spark keeps answering through a database restart, bounded
 by each engine's own queue, rather than failing every request for want of a counter.
 """
 
