@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 from collections.abc import AsyncIterator
 
@@ -17,7 +18,7 @@ from inference.appkeys import (
     SPARK_SETTINGS,
 )
 from inference.config import SparkSettings
-from inference.engine import start_engines
+from inference.engine import Engine, start_engines
 from inference.engine_metrics import EngineMetrics
 from inference.lora import FineTunedModels
 from inference.metrics import SparkMetrics
@@ -31,6 +32,9 @@ from voltcore.service import base_app
 async def engines_ctx(app: web.Application) -> AsyncIterator[None]:
     engines = await start_engines(load_models(app[SETTINGS].models_file), app[SPARK_SETTINGS])
     app[ENGINES] = engines
+    for engine in engines.values():
+        # Read at scrape time, through the engine (tests may give it a smaller queue).
+        app[SPARK_METRICS].watch_queue(engine.spec.id, functools.partial(_depth, engine))
     # What start-up made (configs, tokenizers, engine clients) lives as long as the process:
     # frozen, it is no longer rescanned by every garbage collection on the request path.
     gc.collect()
@@ -38,6 +42,10 @@ async def engines_ctx(app: web.Application) -> AsyncIterator[None]:
     yield
     for engine in engines.values():
         engine.shutdown()
+
+
+def _depth(engine: Engine) -> float:
+    return engine.queue.depth
 
 
 async def fine_tuned_ctx(app: web.Application) -> AsyncIterator[None]:

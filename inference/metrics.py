@@ -79,5 +79,5 @@ class SparkMetrics:
         )
 
     def watch_queue(self, model: str, depth: Callable[[], float]) -> None:
-        """The depth gauge reads the queue when scraped (idempotent: called per request)."""
+        """The depth gauge reads the queue when scraped (bound once per engine at start-up)."""
         self.queue_depth.labels(model).set_function(depth)

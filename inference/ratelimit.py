@@ -40,6 +40,8 @@ RATE_HEADERS = web.RequestKey("rate_headers", dict)
 
 # A store slower than this is treated as unreachable for this request.
 STORE_TIMEOUT_S = 2.0
+# What "the store cannot be reached" looks like: no connection, a server error, a timeout.
+_STORE_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError)
 
 
 # One row per scope, shaped as rate_admit's, reserving nothing.
@@ -82,7 +84,7 @@ def _scope(row: asyncpg.Record) -> ScopeState:
     )
 
 
-def _refusal(limits: Limits, scopes: list[tuple[str, ScopeState]], tokens: int) -> RateLimited:
+def _refusal(scopes: list[tuple[str, ScopeState]], tokens: int) -> RateLimited:
     name, worst = max(
         ((n, s) for n, s in scopes if s.wait_s != 0),
         key=lambda ns: float("inf") if ns[1].wait_s is None else ns[1].wait_s,
@@ -143,13 +145,13 @@ class RateLimiter:
                     tokens,
                     request_id,
                 )
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as err:
+        except _STORE_ERRORS as err:
             self.errors += 1
             log.warning("rate limit store unavailable", extra={"error": type(err).__name__})
             return Ticket(None, tokens)
         scopes = [(row["scope"], _scope(row)) for row in rows]
         if not rows[0]["admitted"]:
-            raise _refusal(limits, scopes, tokens)
+            raise _refusal(scopes, tokens)
         return Ticket(rows[0]["reservation"], tokens, headers(binding([s for _, s in scopes])))
 
     async def peek(self, principal: Principal) -> dict[str, str]:
@@ -168,7 +170,7 @@ class RateLimiter:
                     key.requests if key else None,
                     key.tokens if key else None,
                 )
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+        except _STORE_ERRORS:
             self.errors += 1
             return {}
         return headers(binding([_scope(row) for row in rows]))
@@ -184,7 +186,7 @@ class RateLimiter:
         try:
             async with asyncio.timeout(STORE_TIMEOUT_S):
                 await self._pool.execute("SELECT rate_settle($1, $2)", reservation, used)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as err:
+        except _STORE_ERRORS as err:
             # The reservation stays as reserved until it leaves the window: conservative.
             self.errors += 1
             log.warning("rate limit settle failed", extra={"error": type(err).__name__})

@@ -192,7 +192,6 @@ class Run:
         waiting cancels this and leaves the queue."""
         model, queue = self.engine.spec.id, self.engine.queue
         tier = self.request.app[SETTINGS].tiers[cast("Tier", self.principal.tier)]
-        self._metrics.watch_queue(model, lambda: queue.depth)
         try:
             seat = await queue.acquire(
                 self.principal.org_id, self.sequences, tier.weight, tier.priority
