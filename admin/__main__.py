@@ -18,16 +18,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Literal, TypeVar
 
 import orjson
-from aiohttp import web
 
-from admin import tenancy
+from admin import examples, tenancy
 from admin.app import create_app
-from admin.bootstrap import Bootstrapped, bootstrap_org
-from admin.finetune.embedded import worker_ctx as finetune_worker_ctx
+from admin.bootstrap import bootstrap_org
 from voltcore import logs
-from voltcore.appkeys import POOL
 from voltcore.audit import AuditEntry, AuditWriter, verify_chain
-from voltcore.catalog import load_models
 from voltcore.config import Settings
 from voltcore.db import Pool, migrate
 from voltcore.errors import NotFound
@@ -47,56 +43,8 @@ def _with_pool(settings: Settings, work: Callable[[Pool], Awaitable[T]]) -> T:
     return asyncio.run(go())
 
 
-def _example(settings: Settings, b: Bootstrapped, model: str | None) -> str:
-    base = f"http://{settings.host}:{settings.port}"
-    auth = f'-H "Authorization: Bearer {b.api_key}"'
-    text = (
-        f"\nVolt is up at {base}\n"
-        f"  org:     {b.org_id}  ({b.spiffe_id})\n"
-        f"  API key: {b.api_key}  (shown once)\n\n"
-        f"Try:\n  curl -s {base}/v1/orgs/{b.org_id}/api-keys \\\n    {auth}\n"
-    )
-    if model is not None:
-        body = orjson.dumps(
-            {
-                "model": model,
-                "messages": [{"role": "user", "content": "What is the capital of France?"}],
-                "max_tokens": 32,
-            }
-        ).decode()
-        text += (
-            f"  curl -s {base}/v1/chat/completions \\\n    {auth} \\\n"
-            f"    -H 'Content-Type: application/json' -d '{body}'\n"
-        )
-    return text
-
-
-def cmd_serve(settings: Settings, embedded: bool) -> None:
-    app = create_app(settings)
-    model = None
-    if embedded:
-        # The embedded default: Spark's engines and routes in this process, one base URL.
-        from inference.app import install as install_spark
-
-        install_spark(app)
-        model = next((m.id for m in load_models(settings.models_file) if m.kind == "chat"), None)
-
-        async def announce(app: web.Application) -> None:
-            # on_startup runs after the cleanup contexts: pool, schema and engines are ready.
-            b = await bootstrap_org(
-                app[POOL],
-                name="Demo",
-                tier="standard",
-                metro=settings.metro,
-                admin_email="admin@demo.volt.local",
-                trust_domain=settings.trust_domain,
-            )
-            print(_example(settings, b, model), flush=True)
-
-        app.on_startup.append(announce)
-        # Fine-tuning jobs need a worker: one runs beside the embedded default.
-        app.cleanup_ctx.append(finetune_worker_ctx)
-    run(app, settings)
+def cmd_serve(settings: Settings) -> None:
+    run(create_app(settings), settings)
 
 
 Ceiling = int | Literal["keep"] | None
@@ -194,8 +142,15 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = Settings()
     logs.configure(settings.log_level)
-    if args.command in ("serve", "run"):
-        cmd_serve(settings, embedded=args.command == "run")
+    if args.command == "serve":
+        cmd_serve(settings)
+        return 0
+    if args.command == "run":
+        # Imported here, not at the top: vLLM spawns its engine workers by re-importing this
+        # module, and the labs' peers (flask's context proxies, for one) must not be in them.
+        from admin import embedded
+
+        embedded.serve(settings)
         return 0
     if args.command == "migrate":
         applied = _with_pool(settings, migrate)
@@ -213,10 +168,11 @@ def main(argv: list[str] | None = None) -> int:
                 trust_domain=settings.trust_domain,
             ),
         )
+        base = f"http://{settings.host}:{settings.port}"
         print(
             orjson.dumps(dataclasses.asdict(b)).decode()
             if args.json
-            else _example(settings, b, None)
+            else examples.header(base, b) + examples.tenancy(b.org_id)
         )
         return 0
     if args.command == "limits":

@@ -32,7 +32,7 @@ import orjson
 
 from admin.bootstrap import bootstrap_org
 from benchmarks.results import write_section
-from tests.support.ports import free_port
+from lab.ports import free_port
 from voltcore.db import EmbeddedPostgres, create_pool, migrate
 from voltcore.keys import generate_key
 

@@ -31,9 +31,9 @@ from admin.bootstrap import bootstrap_org
 from benchmarks.load import PROMPTS
 from benchmarks.results import write_section
 from benchmarks.spark_vs_vllm import say, stop, wait_http
+from lab.ports import free_port
 from scheduler import fairqueue
 from scheduler.limits import WINDOW_S
-from tests.support.ports import free_port
 from voltcore.db import EmbeddedPostgres, create_pool, migrate
 
 MODEL = "volt-tiny"

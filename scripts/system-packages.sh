@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Debian packages the project needs beyond Python wheels: libtss2-dev to build tpm2-pytss (the
 # attestation agent's TPM bindings), swtpm, the software TPM the tests attest against, and
-# Chromium, the headless browser the console tests drive (through playwright).
+# Chromium, the headless browser the console tests drive (through playwright), and jq, which
+# the examples `volt-admin run` prints use.
 # Idempotent: installs only what is missing.
 set -euo pipefail
-PKGS=(libtss2-dev swtpm swtpm-tools chromium)
+PKGS=(libtss2-dev swtpm swtpm-tools chromium jq)
 installed=$(dpkg-query -W -f='${Package} ${Status}\n' "${PKGS[@]}" 2>/dev/null || true)
 missing=()
 for p in "${PKGS[@]}"; do

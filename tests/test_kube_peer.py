@@ -11,7 +11,7 @@ import pytest
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from tests.support.kube import KubeCluster, build_or_locate
+from lab.kube import KubeCluster, build_or_locate
 
 
 def wait_until_gone(core: client.CoreV1Api, namespace: str, timeout: float = 60) -> None:

@@ -1,9 +1,13 @@
 """The README's run command end to end: `volt-admin run` on a fresh data directory brings up
-embedded Postgres, the admin API and Spark on one URL and prints requests that work; a graceful
-stop flushes the audit buffer; a restart on the same directory keeps every key and audit entry."""
+embedded Postgres, the admin API and Spark on one URL, with local labs for Forge, Vault and
+sign-in, and prints examples that work: every printed command (curl, the SDK, the CLI, kubectl)
+runs here as printed, in order, for every product. The local OIDC provider signs the printed
+user in to the console. A graceful stop flushes the audit buffer; a restart on the same
+directory keeps every key and audit entry."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
@@ -14,13 +18,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import aiohttp
 import orjson
 import pytest
 
+from lab.ports import free_port
 from tests.support.admin_cli import audit_verify
-from tests.support.ports import free_port
+from tests.support.idp import cookie_jar, sign_in
 
 pytestmark = pytest.mark.slow
+
+VENV_BIN = str(Path(sys.executable).parent)
 
 
 @contextmanager
@@ -43,7 +51,7 @@ def volt_admin(command: str, env: dict[str, str], log: Path) -> Iterator[subproc
 
 def stop(proc: subprocess.Popen[str]) -> int:
     proc.send_signal(signal.SIGTERM)
-    return proc.wait(timeout=30)
+    return proc.wait(timeout=60)
 
 
 def curl(*args: str) -> dict[str, object]:
@@ -68,51 +76,136 @@ def wait_ready(base: str) -> None:
     raise TimeoutError(base)
 
 
-def test_run_prints_a_working_request_and_restart_keeps_data(tmp_path: Path) -> None:
+def read_until(proc: subprocess.Popen[str], done: str, timeout: float) -> str:
+    """stdout up to the first line containing `done` (or that the lab failed)."""
+    assert proc.stdout is not None
+    text, deadline = "", time.monotonic() + timeout
+    while done not in text:
+        line = proc.stdout.readline()
+        assert line, f"volt-admin run exited early:\n{text}"
+        assert "lab: failed" not in line, text + line
+        assert time.monotonic() < deadline, text
+        text += line
+    return text
+
+
+def commands(text: str) -> list[str]:
+    """The printed commands: lines indented by four spaces."""
+    return [line[4:] for line in text.splitlines() if line.startswith("    ")]
+
+
+def run_all(cmds: list[str], export: str, cwd: Path, env: dict[str, str]) -> dict[str, str]:
+    """Each command as printed, through bash, after the printed export; its stdout by command."""
+    out = {}
+    for cmd in cmds:
+        done = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", f"{export}\n{cmd}"],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, (cmd, done.stdout, done.stderr)
+        out[cmd] = done.stdout
+    return out
+
+
+async def console_as(base: str, user: str) -> str:
+    async with aiohttp.ClientSession(cookie_jar=cookie_jar()) as http:
+        await sign_in(http, base, user)
+        async with http.get(f"{base}/console") as page:
+            assert page.status == 200
+            return await page.text()
+
+
+def test_run_prints_working_examples_for_every_product_and_restart_keeps_data(
+    tmp_path: Path,
+) -> None:
     log_path = tmp_path / "volt.log"
     port = free_port()
     base = f"http://127.0.0.1:{port}"
+    work = tmp_path / "work"
+    work.mkdir()
     env = {
         **os.environ,
+        "PATH": f"{VENV_BIN}:{os.environ['PATH']}",
         "VOLT_DATA_DIR": str(tmp_path / "data"),
         "VOLT_PORT": str(port),
         # Long enough that only the graceful-shutdown flush can store the audit entries.
         "VOLT_FLUSH_INTERVAL_S": "3600",
         "VOLT_MODELS_FILE": str(Path(__file__).parent / "inference" / "models-tiny.yaml"),
+        "HOME": str(tmp_path / "home"),  # the CLI's saved sign-in, if any, is not ours
     }
-    env.pop("VOLT_DATABASE_URL", None)
+    for name in ("VOLT_DATABASE_URL", "VOLT_BASE_URL", "VOLT_API_KEY"):
+        env.pop(name, None)
+    started = time.monotonic()
     with volt_admin("run", env, log_path) as proc:
-        assert proc.stdout is not None
-        banner = ""
-        while "-d '" not in banner:
-            line = proc.stdout.readline()
-            assert line, f"volt-admin run exited early: {banner}"
-            banner += line
+        banner = read_until(proc, "volt vault rack attestation", timeout=600)
+        up_s = time.monotonic() - started
         # The run command starts a fine-tuning worker too (sharing the embedded database).
         deadline = time.monotonic() + 60
         while '"worker started"' not in log_path.read_text():
             assert time.monotonic() < deadline, "no fine-tuning worker started"
             time.sleep(0.2)
-        # Run the printed examples as printed, through a shell.
-        examples = re.findall(r"^  (curl .+?)(?=\n  curl|\n*\Z)", banner, re.M | re.S)
-        assert len(examples) == 2, banner
-        listed = orjson.loads(subprocess.check_output(["bash", "-c", examples[0]], timeout=30))
-        assert listed["object"] == "list" and len(listed["data"]) == 1
-        chat = orjson.loads(subprocess.check_output(["bash", "-c", examples[1]], timeout=60))
-        assert chat["object"] == "chat.completion" and chat["volt"]["tier"] == "standard"
-        header = re.search(r'-H "(Authorization: Bearer \S+)"', banner)[1]  # type: ignore[index]
-        key = header.removeprefix("Authorization: Bearer ")
+        export = next(c for c in commands(banner) if c.startswith("export "))
+        key = re.search(r"VOLT_API_KEY=(\S+)", export)[1]  # type: ignore[index]
+        header = f"Authorization: Bearer {key}"
         me = curl(f"{base}/v1/me", "-H", header)
+
+        # Forge's lab may still be starting: it says so, and everything else already works.
+        forge = curl(f"{base}/health/ready")
+        if "forge" in forge.get("starting", {}):  # type: ignore[operator]
+            refused = subprocess.run(
+                ["curl", "-s", "-i", f"{base}/v1/forge/availability", "-H", header],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+            assert "forge_starting" in refused and "retry-after" in refused.lower(), refused
+
+        printed = [c for c in commands(banner) if not c.startswith("export ")]
+        assert any(c.startswith("volt forge") for c in printed + commands(banner)) or (
+            "Forge: GPU leases" in banner
+        ), banner
+        outputs = run_all(printed, export, work, env)
+        chat = orjson.loads(next(v for k, v in outputs.items() if "chat/completions" in k))
+        assert chat["object"] == "chat.completion" and chat["volt"]["tier"] == "standard"
+        listed = orjson.loads(next(v for k, v in outputs.items() if "api-keys" in k))
+        assert listed["object"] == "list" and len(listed["data"]) == 1
+        attested = next(v for k, v in outputs.items() if "attestation" in k)
+        assert "pass" in attested.lower(), attested
+        assert (work / "controlplane.yaml").read_text().startswith("version: v1alpha1")
+
+        # The printed user signs in to the console through the local provider.
+        user = re.search(r"sign in as the user '(\w+)'", banner)[1]  # type: ignore[index]
+        page = asyncio.run(console_as(base, user))
+        assert "Demo" in page
+
+        # Forge's examples print once its lab is ready (before the banner, on a warm machine).
+        forge_text = (
+            ""
+            if "kubectl --kubeconfig" in banner
+            else read_until(proc, "kubectl --kubeconfig", timeout=900)
+        )
+        forge_s = time.monotonic() - started
+        outputs = run_all(commands(forge_text), export, work, env)
+        lease = orjson.loads((work / "lease.json").read_text())
+        assert lease["status"] == "active"
+        assert any(c["type"] == "Simulated" for c in lease["conditions"]), lease
+        print(f"\nvolt-admin run: examples after {up_s:.0f} s, Forge's lab after {forge_s:.0f} s")
         assert stop(proc) == 0
 
     with volt_admin("serve", env, log_path) as proc:
         wait_ready(base)
-        again = curl(f"{base}/v1/me", "-H", f"Authorization: Bearer {key}")
+        again = curl(f"{base}/v1/me", "-H", header)
         assert again == me
         logs = curl(f"{base}/v1/orgs/{me['org_id']}/audit-logs", "-H", header)
         routes = [(e["method"], e["route"]) for e in logs["data"]]  # type: ignore[index,union-attr]
         assert ("GET", "/v1/orgs/{org_id}/api-keys") in routes
-        assert ("GET", "/v1/me") in routes
+        assert ("POST", "/v1/forge/leases") in routes
+        assert ("POST", "/v1/vault/racks") in routes
         assert stop(proc) == 0
 
     code, report = audit_verify(env)

@@ -25,6 +25,9 @@ AUTHENTICATOR = web.AppKey("authenticator", KeyAuthenticator)
 # Named readiness checks; each answers "ok" or why not.
 ReadyCheck = Callable[[web.Application], Awaitable[str]]
 READY_CHECKS = web.AppKey("ready_checks", dict[str, ReadyCheck])
+# Subsystems still starting in the background (the embedded default's lab), each with what it is
+# doing: readiness reports them, and their routes answer 503 `<name>_starting` meanwhile.
+STARTING = web.AppKey("starting", dict[str, str])
 
 REQUEST_ID = web.RequestKey("request_id", str)
 PRINCIPAL = web.RequestKey("principal", Principal)

@@ -9,7 +9,7 @@ from pathlib import Path
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from voltcore.appkeys import METRICS, POOL, READY_CHECKS, SETTINGS
+from voltcore.appkeys import METRICS, POOL, READY_CHECKS, SETTINGS, STARTING
 from voltcore.http import json_response, public
 
 routes = web.RouteTableDef()
@@ -38,12 +38,15 @@ async def database_check(app: web.Application) -> str:
 @routes.get("/health/ready")
 @public
 async def ready(request: web.Request) -> web.Response:
-    """Ready when every check of this process (database, engines, ...) says "ok"."""
+    """Ready when every check of this process (database, engines, ...) says "ok". What is
+    still starting in the background is named but does not hold the rest back: Spark serves
+    while Forge's lab builds, and Forge's own routes say it is starting."""
     checks = {name: await check(request.app) for name, check in request.app[READY_CHECKS].items()}
     ok = all(v == "ok" for v in checks.values())
-    return json_response(
-        {"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503
-    )
+    body: dict[str, object] = {"status": "ok" if ok else "unavailable", "checks": checks}
+    if starting := request.app[STARTING]:
+        body["starting"] = dict(starting)
+    return json_response(body, status=200 if ok else 503)
 
 
 @routes.get("/metrics")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from voltcore import ops
-from voltcore.appkeys import METRICS, READY_CHECKS, SETTINGS, ReadyCheck
+from voltcore.appkeys import METRICS, READY_CHECKS, SETTINGS, STARTING, ReadyCheck
 from voltcore.config import Settings
 from voltcore.http import auth_middleware, errors_middleware, observe_middleware
 from voltcore.lifecycle import auth_ctx, database_ctx, writers_ctx
@@ -23,6 +23,7 @@ def base_app(settings: Settings) -> web.Application:
     app[METRICS] = Metrics(settings.service_name)
     checks: dict[str, ReadyCheck] = {"database": ops.database_check}
     app[READY_CHECKS] = checks
+    app[STARTING] = {}
     app.cleanup_ctx.extend([database_ctx, writers_ctx, auth_ctx])
     app.router.add_routes(ops.routes)
     return app

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from admin.forge.config import ForgeSettings
 from admin.forge.kube import Kube
+from admin.subsystems import Slot
 
 
 @dataclass(frozen=True)
@@ -20,5 +21,5 @@ class Forge:
     wake: Callable[[], None]
 
 
-FORGE = web.AppKey("forge", Forge)
+FORGE: web.AppKey[Slot[Forge]] = web.AppKey("forge", Slot)
 FORGE_SETTINGS = web.AppKey("forge_settings", ForgeSettings)

@@ -27,6 +27,9 @@ class ForgeSettings(BaseSettings):
     # GPU Feature Discovery's product label and the well-known region label.
     gpu_type_label: str = "nvidia.com/gpu.product"
     metro_label: str = "topology.kubernetes.io/region"
+    # Nodes labelled `<simulated_label>=true` have no GPUs behind them (the local lab's fleet):
+    # a lease placed on one says so in a `Simulated` condition.
+    simulated_label: str = "volt.dev/simulated"
     # USD per GPU-hour by GPU type (the product label's value).
     prices: dict[str, float] = Field(
         default_factory=lambda: {

@@ -127,7 +127,18 @@ class Reconciler:
             await self._k8s(self.kube.apply, manifest)
         self._cluster_synced = time.monotonic()
 
+    async def _simulated(self, lease: Lease) -> list[dict[str, Any]]:
+        """A `Simulated` condition when any of the lease's nodes is simulated: a lab's lease
+        must never pose as one on hardware."""
+        selector = f"{self.settings.simulated_label}=true"
+        simulated = set(await self._k8s(self.kube.nodes_labelled, selector))
+        if not simulated & lease.placement.keys():
+            return []
+        message = "Placed on simulated nodes (a local lab): no GPUs are attached."
+        return [_condition("Simulated", True, "SimulatedNodes", message)]
+
     async def _provision(self, lease: Lease) -> None:
+        simulated = await self._simulated(lease)
         if not await self._ensure(lease):
             await store.LEASES.record(
                 self.pool,
@@ -136,6 +147,7 @@ class Reconciler:
                 conditions=[
                     _condition("NamespaceReady", True, "Created"),
                     _condition("QuotaEnforced", False, "WaitingForQuotaController"),
+                    *simulated,
                 ],
             )
             return
@@ -150,6 +162,7 @@ class Reconciler:
             conditions=[
                 _condition("NamespaceReady", True, "Created"),
                 _condition("QuotaEnforced", True, "QuotaComputed"),
+                *simulated,
             ],
         )
         self._synced[lease.id] = time.monotonic()

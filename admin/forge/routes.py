@@ -17,7 +17,6 @@ from admin.forge.kube import KUBE_ERRORS
 from admin.forge.plan import TENANT, kubeconfig
 from admin.forge.states import MACHINE, LeaseEvent, LeaseState
 from admin.forge.store import Lease
-from admin.subsystems import configured
 from scheduler.placement import GpuNode, Tenancy, free_gpus, largest_placeable, place, usable_pool
 from voltcore import versioned
 from voltcore.appkeys import POOL, PRINCIPAL
@@ -58,7 +57,7 @@ class LeaseListParams(ListParams):
 
 
 def _forge(request: web.Request) -> Forge:
-    return configured(request, FORGE, "Forge", "no cluster")
+    return request.app[FORGE].get(request.app)
 
 
 async def _cluster(fn: Callable[..., T], *args: Any) -> T:
@@ -224,6 +223,15 @@ async def mint_kubeconfig(request: web.Request) -> web.Response:
     lease = await store.LEASES.get(
         request.app[POOL], request[PRINCIPAL].org_id, request.match_info["lease_id"]
     )
+    return json_response(await mint(forge, lease), status=201)
+
+
+async def mint(forge: Forge, lease: Lease) -> dict[str, Any]:
+    """The `forge.kubeconfig` object of an active lease: a token of its tenant account that
+    ends with the lease, in a kubeconfig for its namespace. Shared by the API and the console.
+
+    Usage: `minted = await mint(forge, await store.LEASES.get(pool, org_id, lease_id))`.
+    """
     if lease.status is not LeaseState.ACTIVE or lease.expires_at is None:
         raise Conflict(
             f"Lease '{lease.id}' is {lease.status}; kubeconfigs are minted for active leases only.",
@@ -240,13 +248,10 @@ async def mint_kubeconfig(request: web.Request) -> web.Response:
         )
     token, expires = await _cluster(forge.kube.token, lease.namespace, TENANT, remaining)
     config = kubeconfig(forge.kube.server, forge.kube.ca_pem, lease.namespace, token, lease.id)
-    return json_response(
-        {
-            "object": "forge.kubeconfig",
-            "lease_id": lease.id,
-            "namespace": lease.namespace,
-            "expires_at": int(min(expires, lease.expires_at).timestamp()),
-            "kubeconfig": yaml.safe_dump(config, sort_keys=False),
-        },
-        status=201,
-    )
+    return {
+        "object": "forge.kubeconfig",
+        "lease_id": lease.id,
+        "namespace": lease.namespace,
+        "expires_at": int(min(expires, lease.expires_at).timestamp()),
+        "kubeconfig": yaml.safe_dump(config, sort_keys=False),
+    }

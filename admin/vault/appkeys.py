@@ -10,6 +10,7 @@ import aiohttp
 from aiohttp import web
 from cryptography import x509
 
+from admin.subsystems import Slot
 from admin.vault.config import VaultSettings
 from admin.vault.sealing import Sealer
 
@@ -27,5 +28,5 @@ class Vault:
     ek_cas: tuple[x509.Certificate, ...] = ()
 
 
-VAULT = web.AppKey("vault", Vault)
+VAULT: web.AppKey[Slot[Vault]] = web.AppKey("vault", Slot)
 VAULT_SETTINGS = web.AppKey("vault_settings", VaultSettings)

@@ -11,6 +11,7 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
+from admin.subsystems import Slot
 from admin.vault import routes
 from admin.vault.appkeys import VAULT, VAULT_SETTINGS, Vault
 from admin.vault.config import VaultSettings
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 def install(app: web.Application, settings: VaultSettings | None = None) -> None:
     """Usage: `install(app)` reads `VOLT_VAULT_*`; without an inventory Vault answers 503."""
     app[VAULT_SETTINGS] = settings or VaultSettings()
+    app[VAULT] = Slot("Vault", "no inventory")
     app.cleanup_ctx.append(vault_ctx)
     app.router.add_routes(routes.routes)
 
@@ -58,6 +60,9 @@ async def vault_ctx(app: web.Application) -> AsyncIterator[None]:
     async with aiohttp.ClientSession(
         timeout=aiohttp.ClientTimeout(total=settings.agent_timeout_s), raise_for_status=False
     ) as agents:
-        app[VAULT] = Vault(settings, sealer, agents, reconciler.wake, ek_cas)
-        async with background(reconciler.run(), name="vault-reconciler"):
-            yield
+        app[VAULT].value = Vault(settings, sealer, agents, reconciler.wake, ek_cas)
+        try:
+            async with background(reconciler.run(), name="vault-reconciler"):
+                yield
+        finally:
+            app[VAULT].value = None

@@ -6,11 +6,11 @@ import datetime as dt
 import secrets
 from typing import Any, Literal
 
+import asyncpg
 import yaml
 from aiohttp import web
 from pydantic import Field
 
-from admin.subsystems import configured
 from admin.vault import credentials, store, views
 from admin.vault.appkeys import VAULT, Vault
 from admin.vault.attest import attest_rack
@@ -51,7 +51,7 @@ class AttestationParams(RequestModel):
 
 
 def _vault(request: web.Request) -> Vault:
-    return configured(request, VAULT, "Vault", "no inventory")
+    return request.app[VAULT].get(request.app)
 
 
 async def _rack(request: web.Request) -> Rack:
@@ -218,22 +218,31 @@ async def attestation(request: web.Request) -> web.Response:
     vault = _vault(request)
     _secret_material(request)
     params = parse_query(request, AttestationParams)
-    pool = request.app[POOL]
     rack = await _rack(request)
+    nonce = bytes.fromhex(params.nonce) if params.nonce else None
+    return json_response(await attestation_report(vault, request.app[POOL], rack, nonce))
+
+
+async def attestation_report(
+    vault: Vault, pool: asyncpg.Pool, rack: Rack, nonce: bytes | None = None
+) -> dict[str, Any]:
+    """The `vault.attestation` object: every node of a ready rack challenged now, its verdict
+    and why. Shared by the API and the console.
+
+    Usage: `report = await attestation_report(vault, pool, await store.RACKS.get(...))`.
+    """
     store.require_state(
         rack, frozenset({RackState.READY}), "nodes are attested once the rack is ready"
     )
     # A caller's nonce proves freshness to the caller; ours is fresh for every report.
-    nonce = bytes.fromhex(params.nonce) if params.nonce else secrets.token_bytes(32)
+    nonce = nonce or secrets.token_bytes(32)
     physical = await store.inventory_rack(pool, rack.inventory_rack)
     nodes = await attest_rack(vault.agents, pool, physical, nonce, vault.ek_cas)
-    return json_response(
-        {
-            "object": "vault.attestation",
-            "rack_id": rack.id,
-            "nonce": nonce.hex(),
-            "time": int(dt.datetime.now(dt.UTC).timestamp()),
-            "verdict": "pass" if all(n["verdict"] == "pass" for n in nodes) else "fail",
-            "nodes": nodes,
-        }
-    )
+    return {
+        "object": "vault.attestation",
+        "rack_id": rack.id,
+        "nonce": nonce.hex(),
+        "time": int(dt.datetime.now(dt.UTC).timestamp()),
+        "verdict": "pass" if all(n["verdict"] == "pass" for n in nodes) else "fail",
+        "nodes": nodes,
+    }

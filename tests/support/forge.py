@@ -17,10 +17,10 @@ from kubernetes import client, config
 
 from admin.app import install as install_admin
 from admin.forge.config import ForgeSettings
+from lab.kube import KubeCluster, build_or_locate
+from lab.ports import free_ports
 from tests.support.client import Client
-from tests.support.kube import KubeCluster, build_or_locate
 from tests.support.openapi import Spec
-from tests.support.ports import free_ports
 from voltcore.config import Settings
 from voltcore.service import base_app
 

@@ -12,9 +12,9 @@ import pytest
 import pytest_asyncio
 
 from inference.appkeys import SPARK_METRICS
+from lab.ports import free_port
 from tests.conftest import MakeOrg
 from tests.inference.test_queue import small_queue
-from tests.support.ports import free_port
 from tests.support.spark import TINY, Spark
 from tests.volt.conftest import sync
 from tests.volt.flaky import Answer, Flaky, flaky_server

@@ -22,7 +22,7 @@ from admin.forge.plan import (
     namespace_for,
 )
 from admin.forge.webhook import serving, webhook_tls
-from tests.support.ports import free_ports
+from lab.ports import free_ports
 
 LEASE = "lease_abc"
 

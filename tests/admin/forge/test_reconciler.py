@@ -31,9 +31,9 @@ from admin.forge.reconciler import Reconciler
 from admin.forge.states import LeaseEvent, LeaseState
 from admin.forge.store import Lease
 from admin.forge.webhook import webhook_tls
+from lab.kube import KubeCluster
+from lab.ports import free_ports
 from tests.admin.forge.conftest import A100, forge_settings, tenant_api
-from tests.support.kube import KubeCluster
-from tests.support.ports import free_ports
 from voltcore.db import Pool
 
 pytestmark = pytest.mark.slow

@@ -1,19 +1,21 @@
-"""A real Kubernetes control plane (etcd + kube-apiserver + kube-controller-manager) for tests
-of Forge, started from the binaries that scripts/kubernetes.sh builds and caches
-(../shared/recipes/kubernetes.md). No scheduler or kubelet: Node objects are created through
-the API, pods stay Pending."""
+"""A real Kubernetes control plane (etcd + kube-apiserver + kube-controller-manager), started
+from the binaries that scripts/kubernetes.sh builds and caches (../shared/recipes/kubernetes.md):
+Forge's tests drive one, and so does the embedded default's lab (lab/forge.py). No scheduler or
+kubelet: Node objects are created through the API, pods stay Pending."""
 
 from __future__ import annotations
 
 import base64
 import datetime
 import ipaddress
+import json
 import shutil
 import ssl
 import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
@@ -23,17 +25,29 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from tests.support.ports import free_ports
+from lab.ports import free_ports
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 
-def build_or_locate() -> Path:
-    """Runs scripts/kubernetes.sh (a cold build takes ~10 minutes; its progress goes to stderr,
-    left attached to the terminal) and returns the bin dir, the last line of its stdout."""
-    out = subprocess.run(
-        [str(REPO / "scripts" / "kubernetes.sh")], stdout=subprocess.PIPE, text=True, check=True
-    ).stdout
+def build_or_locate(on_progress: Callable[[str], None] | None = None) -> Path:
+    """Runs scripts/kubernetes.sh (a cold build takes ~10 minutes) and returns the bin dir, the
+    last line of its stdout. Its progress goes to stderr, left attached to the terminal, or
+    line by line to `on_progress`."""
+    script = [str(REPO / "scripts" / "kubernetes.sh")]
+    if on_progress is None:
+        out = subprocess.run(script, stdout=subprocess.PIPE, text=True, check=True).stdout
+        return Path(out.strip().splitlines()[-1])
+    with subprocess.Popen(
+        script, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as proc:
+        assert proc.stderr is not None
+        assert proc.stdout is not None
+        for line in proc.stderr:
+            on_progress(line.rstrip())
+        out = proc.stdout.read()
+    if proc.returncode != 0:
+        raise subprocess.CalledProcessError(proc.returncode, script)
     return Path(out.strip().splitlines()[-1])
 
 
@@ -71,7 +85,7 @@ def _issue(
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))  # tolerate clock skew
-        .not_valid_after(now + datetime.timedelta(days=7))
+        .not_valid_after(now + datetime.timedelta(days=365))  # a persistent lab lives on
         .add_extension(x509.BasicConstraints(ca=is_ca, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(
@@ -100,15 +114,30 @@ def _issue(
 
 
 class KubeCluster:
-    """One control plane in `workdir`: PKI, etcd data, kubeconfig and a log file per process."""
+    """One control plane in `workdir`: PKI, etcd data, kubeconfig and a log file per process.
 
-    def __init__(self, bin_dir: Path, workdir: Path) -> None:
+    `persistent` (the lab): a restart on the same directory keeps its ports, its CA and its
+    service-account signing key, so that the cluster's data, and kubeconfigs minted before,
+    stay valid; tests start fresh every time."""
+
+    def __init__(self, bin_dir: Path, workdir: Path, *, persistent: bool = False) -> None:
         self.bin_dir = bin_dir
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.etcd_port, self.peer_port, self.api_port = free_ports(3)
+        self.persistent = persistent
+        self.etcd_port, self.peer_port, self.api_port = self._ports()
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
         self._logs: dict[str, IO[bytes]] = {}
+
+    def _ports(self) -> list[int]:
+        saved = self.dir / "ports.json"
+        if self.persistent and saved.exists():
+            ports: list[int] = json.loads(saved.read_text())
+            return ports  # etcd keeps its peer URL in its data: the same ports must follow
+        ports = free_ports(3)
+        if self.persistent:
+            saved.write_text(json.dumps(ports))
+        return ports
 
     @property
     def server(self) -> str:
@@ -267,6 +296,8 @@ class KubeCluster:
 
     def _pki(self) -> None:
         d = self.dir
+        if self.persistent and (d / "sa.pub").exists():
+            return
         ca = _issue(d, "ca", "volt-ca", None)
         san = [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
         _issue(d, "apiserver", "kube-apiserver", ca, eku=ExtendedKeyUsageOID.SERVER_AUTH, san=san)
