@@ -1,5 +1,6 @@
-"""The `volt` command: sign in with the device flow, then Spark, Forge, Vault and fine-tuning
-from a terminal. Human tables by default; `--json` for scripts.
+"""The `volt` command: sign in with the device flow, then Spark, Forge, Vault, files and
+fine-tuning from a terminal; a command for every SDK method (tests/volt/test_cli_coverage.py
+holds them to it). Human tables by default; `--json` for scripts.
 
 Usage: `volt login`, `volt models`, `volt chat -m smollm2-135m-instruct "Hi"`,
 `volt forge lease create --gpu-type h100-80gb --gpu-count 1 --metro fra1 --duration 3600 --wait`.
@@ -15,7 +16,7 @@ from typing import Literal
 from volt._client import Volt
 from volt._exceptions import APIConnectionError, APIError, APIStatusError
 from volt._version import __version__
-from volt.cli import _billing, _finetune, _infra, _spark
+from volt.cli import _billing, _embeddings, _files, _finetune, _infra, _ops, _spark, _tenancy
 from volt.cli._login import LoginFailed, device_login
 from volt.cli._output import Output
 from volt.credentials import credentials_path, delete_credentials, load_credentials
@@ -44,10 +45,8 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(run=None, login=True)
     p = sub.add_parser("logout", parents=[common], help="forget the saved sign-in")
     p.set_defaults(run=None, logout=True)
-    _spark.register(sub, common)
-    _billing.register(sub, common)
-    _infra.register(sub, common)
-    _finetune.register(sub, common)
+    for module in (_spark, _embeddings, _tenancy, _billing, _infra, _files, _finetune, _ops):
+        module.register(sub, common)
     return top
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import typing
 from pathlib import Path
 from typing import Any
 
 from volt._client import Volt
-from volt._constants import DEFAULT_JOB_WAIT_TIMEOUT_S, DEFAULT_POLL_INTERVAL_S
-from volt.cli._output import Column, Output, Progress, when
-from volt.types.finetuning import FineTuningJob, HyperparametersParam
+from volt._constants import DEFAULT_JOB_WAIT_TIMEOUT_S
+from volt.cli._output import Column, Output, Progress, settled, timeout_options, when
+from volt.types.finetuning import FineTuningJob, FineTuningJobStatus, HyperparametersParam
 
 Subparsers = Any
 
@@ -40,15 +41,38 @@ def create(client: Volt, args: argparse.Namespace, out: Output) -> int:
         hyperparameters=hyperparameters or None,
         idempotency_key=args.idempotency_key,
     )
-    if args.wait:
-        job = client.fine_tuning.jobs.wait(
+    if not args.wait:
+        out.item(job, JOB_COLUMNS)
+        return 0
+    return _wait(client, job, None, args, out)
+
+
+def wait(client: Volt, args: argparse.Namespace, out: Output) -> int:
+    return _wait(client, client.fine_tuning.jobs.retrieve(args.job_id), args.until, args, out)
+
+
+def _wait(
+    client: Volt,
+    job: FineTuningJob,
+    until: FineTuningJobStatus | None,
+    args: argparse.Namespace,
+    out: Output,
+) -> int:
+    """Progress on stderr until the job ends (or is `until`); the job on stdout, and exit 1
+    unless it succeeded (or is `until`)."""
+    progress = Progress(out, job, lambda j: j.status, label=job.id)
+    job = settled(
+        lambda: client.fine_tuning.jobs.wait(
             job.id,
+            until=until,
             timeout=args.timeout,
             poll_interval=args.poll_interval,
-            on_update=Progress(out, job, lambda j: j.status, label=job.id),
-        )
+            on_update=progress,
+        ),
+        out,
+    )
     out.item(job, JOB_COLUMNS)
-    return 0 if not args.wait or job.status == "succeeded" else 1
+    return 0 if job.status == (until or "succeeded") else 1
 
 
 def list_jobs(client: Volt, args: argparse.Namespace, out: Output) -> int:
@@ -92,21 +116,20 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int)
     p.add_argument("--idempotency-key")
     p.add_argument("--wait", action="store_true", help="wait until the job ends")
-    p.add_argument(
-        "--timeout",
-        type=float,
-        default=DEFAULT_JOB_WAIT_TIMEOUT_S,
-        help=f"seconds to wait (default {DEFAULT_JOB_WAIT_TIMEOUT_S:g})",
-    )
-    p.add_argument(
-        "--poll-interval", type=float, default=DEFAULT_POLL_INTERVAL_S, help=argparse.SUPPRESS
-    )
+    timeout_options(p, DEFAULT_JOB_WAIT_TIMEOUT_S)
     p.set_defaults(run=create)
     p = ft.add_parser("list", parents=[common], help="your jobs, newest first")
     p.set_defaults(run=list_jobs)
     p = ft.add_parser("get", parents=[common], help="one job")
     p.add_argument("job_id")
     p.set_defaults(run=get)
+    p = ft.add_parser("wait", parents=[common], help="wait until a job ends")
+    p.add_argument("job_id")
+    p.add_argument(
+        "--until", choices=typing.get_args(FineTuningJobStatus), help="or reaches this status"
+    )
+    timeout_options(p, DEFAULT_JOB_WAIT_TIMEOUT_S)
+    p.set_defaults(run=wait)
     p = ft.add_parser("cancel", parents=[common], help="cancel a job")
     p.add_argument("job_id")
     p.set_defaults(run=cancel)

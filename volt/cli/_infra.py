@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import typing
 from pathlib import Path
 from typing import Any
 
 from volt._client import Volt
-from volt._constants import DEFAULT_POLL_INTERVAL_S, DEFAULT_WAIT_TIMEOUT_S
-from volt.cli._output import Column, Output, Progress, settled, when
-from volt.types.forge import Lease
-from volt.types.vault import Rack
+from volt._constants import DEFAULT_WAIT_TIMEOUT_S
+from volt.cli._output import Column, Output, Progress, settled, timeout_options, when
+from volt.types.forge import Lease, LeaseStatus
+from volt.types.vault import Rack, RackStatus
 
 Subparsers = Any
 
@@ -60,15 +61,7 @@ def _write(text: str, target: str | None, out: Output, what: str) -> None:
 
 def _wait_args(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--wait", action="store_true", help=f"wait until the {what} is ready")
-    p.add_argument(
-        "--timeout",
-        type=float,
-        default=DEFAULT_WAIT_TIMEOUT_S,
-        help=f"seconds to wait (default {DEFAULT_WAIT_TIMEOUT_S:g})",
-    )
-    p.add_argument(
-        "--poll-interval", type=float, default=DEFAULT_POLL_INTERVAL_S, help=argparse.SUPPRESS
-    )
+    timeout_options(p, DEFAULT_WAIT_TIMEOUT_S)
 
 
 def availability(client: Volt, args: argparse.Namespace, out: Output) -> int:
@@ -85,20 +78,34 @@ def lease_create(client: Volt, args: argparse.Namespace, out: Output) -> int:
         duration_seconds=args.duration,
         idempotency_key=args.idempotency_key,
     )
-    if args.wait:
-        progress = Progress(out, lease, lambda x: x.status, label=lease.id)
-        lease = settled(
-            lambda: client.forge.leases.wait(
-                lease.id,
-                until="active",
-                timeout=args.timeout,
-                poll_interval=args.poll_interval,
-                on_update=progress,
-            ),
-            out,
-        )
+    if not args.wait:
+        out.item(lease, LEASE_COLUMNS)
+        return 0
+    return _wait_lease(client, lease, "active", args, out)
+
+
+def lease_wait(client: Volt, args: argparse.Namespace, out: Output) -> int:
+    return _wait_lease(client, client.forge.leases.retrieve(args.lease_id), args.until, args, out)
+
+
+def _wait_lease(
+    client: Volt, lease: Lease, until: LeaseStatus, args: argparse.Namespace, out: Output
+) -> int:
+    """Progress on stderr until the lease is `until`; the lease it ended with on stdout, and
+    exit 1 when that is another status."""
+    progress = Progress(out, lease, lambda x: x.status, label=lease.id)
+    lease = settled(
+        lambda: client.forge.leases.wait(
+            lease.id,
+            until=until,
+            timeout=args.timeout,
+            poll_interval=args.poll_interval,
+            on_update=progress,
+        ),
+        out,
+    )
     out.item(lease, LEASE_COLUMNS)
-    return 0 if not args.wait or lease.status == "active" else 1
+    return 0 if lease.status == until else 1
 
 
 def lease_list(client: Volt, args: argparse.Namespace, out: Output) -> int:
@@ -134,21 +141,34 @@ def rack_create(client: Volt, args: argparse.Namespace, out: Output) -> int:
         sovereignty=args.sovereignty,
         idempotency_key=args.idempotency_key,
     )
-    if args.wait:
-        # `failed` is not the end for a rack: the reconciler retries it, and the wait goes on.
-        progress = Progress(out, rack, _rack_state, label=rack.id)
-        rack = settled(
-            lambda: client.vault.racks.wait(
-                rack.id,
-                until="ready",
-                timeout=args.timeout,
-                poll_interval=args.poll_interval,
-                on_update=progress,
-            ),
-            out,
-        )
+    if not args.wait:
+        out.item(rack, RACK_COLUMNS)
+        return 0
+    return _wait_rack(client, rack, "ready", args, out)
+
+
+def rack_wait(client: Volt, args: argparse.Namespace, out: Output) -> int:
+    return _wait_rack(client, client.vault.racks.retrieve(args.rack_id), args.until, args, out)
+
+
+def _wait_rack(
+    client: Volt, rack: Rack, until: RackStatus, args: argparse.Namespace, out: Output
+) -> int:
+    """Like `_wait_lease`. `failed` is not the end for a rack: the reconciler retries it, and
+    the wait goes on."""
+    progress = Progress(out, rack, _rack_state, label=rack.id)
+    rack = settled(
+        lambda: client.vault.racks.wait(
+            rack.id,
+            until=until,
+            timeout=args.timeout,
+            poll_interval=args.poll_interval,
+            on_update=progress,
+        ),
+        out,
+    )
     out.item(rack, RACK_COLUMNS)
-    return 0 if not args.wait or rack.status == "ready" else 1
+    return 0 if rack.status == until else 1
 
 
 def _rack_state(rack: Rack) -> str:
@@ -231,7 +251,7 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     p.add_argument("lease_id")
     p.add_argument("-o", "--output", help="write it to this file (0600) instead of stdout")
     p.set_defaults(run=kubeconfig)
-    lease = forge.add_parser("lease", help="create, list, show, terminate").add_subparsers(
+    lease = forge.add_parser("lease", help="create, list, show, wait, terminate").add_subparsers(
         required=True
     )
     p = lease.add_parser("create", parents=[common], help="lease GPUs")
@@ -251,9 +271,14 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     p = lease.add_parser("terminate", parents=[common], help="end a lease")
     p.add_argument("lease_id")
     p.set_defaults(run=lease_terminate)
+    p = lease.add_parser("wait", parents=[common], help="wait until a lease is active")
+    p.add_argument("lease_id")
+    p.add_argument("--until", choices=typing.get_args(LeaseStatus), default="active")
+    timeout_options(p, DEFAULT_WAIT_TIMEOUT_S)
+    p.set_defaults(run=lease_wait)
 
     vault = sub.add_parser("vault", help="dedicated racks").add_subparsers(required=True)
-    rack = vault.add_parser("rack", help="reserve, list, configure, attest").add_subparsers(
+    rack = vault.add_parser("rack", help="reserve, list, wait, configure, attest").add_subparsers(
         required=True
     )
     p = rack.add_parser("create", parents=[common], help="reserve a whole rack")
@@ -272,6 +297,11 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     p = rack.add_parser("release", parents=[common], help="give a rack back")
     p.add_argument("rack_id")
     p.set_defaults(run=rack_release)
+    p = rack.add_parser("wait", parents=[common], help="wait until a rack is ready")
+    p.add_argument("rack_id")
+    p.add_argument("--until", choices=typing.get_args(RackStatus), default="ready")
+    timeout_options(p, DEFAULT_WAIT_TIMEOUT_S)
+    p.set_defaults(run=rack_wait)
     p = rack.add_parser("talos-config", parents=[common], help="a Talos machine config")
     p.add_argument("rack_id")
     p.add_argument(

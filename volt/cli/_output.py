@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import sys
 import time
@@ -11,6 +12,7 @@ from typing import Any, Generic, TextIO, TypeVar, cast
 import orjson
 from pydantic import BaseModel
 
+from volt._constants import DEFAULT_POLL_INTERVAL_S
 from volt._exceptions import UnexpectedStatusError
 
 T = TypeVar("T")
@@ -86,6 +88,16 @@ class Output:
     def line(self, text: str = "") -> None:
         self.stdout.write(text + "\n")
 
+    def raw(self, data: bytes) -> None:
+        """Bytes exactly as they are (a file's content), on the binary stdout beneath."""
+        self.stdout.flush()
+        binary = getattr(self.stdout, "buffer", None)
+        if binary is None:  # a text-only stream (a test's StringIO): as lossless as it allows
+            self.stdout.write(data.decode(errors="surrogateescape"))
+            return
+        binary.write(data)
+        binary.flush()
+
     def note(self, text: str) -> None:
         """Commentary for a human: always on stderr, so `--json` output stays parseable."""
         self.stderr.write(text + "\n")
@@ -122,3 +134,13 @@ def settled(waiting: Callable[[], T], out: Output) -> T:
     except UnexpectedStatusError as e:
         out.note(f"error: {e}")
         return cast(T, e.resource)
+
+
+def timeout_options(p: argparse.ArgumentParser, default: float) -> None:
+    """`--timeout` (and a hidden `--poll-interval`, for tests) of a command that waits."""
+    p.add_argument(
+        "--timeout", type=float, default=default, help=f"seconds to wait (default {default:g})"
+    )
+    p.add_argument(
+        "--poll-interval", type=float, default=DEFAULT_POLL_INTERVAL_S, help=argparse.SUPPRESS
+    )
