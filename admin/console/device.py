@@ -8,10 +8,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from admin.console.html import esc, hidden, message, page
-from admin.console.routes import to_login
+from admin.console.layout import nav, to_login
 from admin.signin.appkeys import OAUTH_SETTINGS
 from admin.signin.device import approval
 from admin.signin.session.request import current_session, form_for_write
+from admin.signin.session.store import Session
 from voltcore.appkeys import POOL
 from voltcore.errors import InvalidRequest
 from voltcore.http import public
@@ -29,20 +30,28 @@ def _entry_form(prefill: str = "") -> str:
     )
 
 
-def _locked_page() -> web.Response:
+def _page(
+    session: Session, body: str, *, title: str = "Approve a device", status: int = 200
+) -> web.Response:
+    """With the console's nav but not its header: the page's only form is the decision."""
     return page(
-        "Too many attempts",
-        "<h1>Approve a device</h1>"
-        + message("Too many wrong codes. Wait a few minutes, then try again.", error=True),
+        f"{title} · {session.org_name}",
+        nav("keys") + "<h1>Approve a device</h1>" + body,
+        status=status,
+    )
+
+
+def _locked_page(session: Session) -> web.Response:
+    return _page(
+        session,
+        message("Too many wrong codes. Wait a few minutes, then try again.", error=True),
+        title="Too many attempts",
         status=429,
     )
 
 
-def _unknown_page(prefill: str) -> web.Response:
-    return page(
-        "Approve a device",
-        "<h1>Approve a device</h1>" + message(_UNKNOWN, error=True) + _entry_form(prefill),
-    )
+def _unknown_page(session: Session, prefill: str) -> web.Response:
+    return _page(session, message(_UNKNOWN, error=True) + _entry_form(prefill))
 
 
 @routes.get("/oauth/device")
@@ -52,22 +61,20 @@ async def verification_page(request: web.Request) -> web.Response:
     if session is None:
         return to_login(request.path_qs)
     if "write" not in session.principal.scopes:
-        return page(
-            "Approve a device",
-            "<h1>Approve a device</h1>"
-            + message("Only an admin of your organization can approve devices.", error=True),
+        return _page(
+            session, message("Only an admin of your organization can approve devices.", error=True)
         )
     settings = request.app[OAUTH_SETTINGS]
     if approval.locked(settings, session):
-        return _locked_page()
+        return _locked_page(session)
     typed = request.query.get("user_code", "")[:64]
     if not typed:
-        return page("Approve a device", "<h1>Approve a device</h1>" + _entry_form())
+        return _page(session, _entry_form())
     pending = await approval.lookup(request.app[POOL], settings, session, typed)
     if pending == "locked":
-        return _locked_page()
+        return _locked_page(session)
     if pending == "unknown":
-        return _unknown_page(typed)
+        return _unknown_page(session, typed)
     boxes = "".join(
         f'<label><input type=checkbox name=scope value="{esc(s)}" id="scope-{esc(s)}" checked> '
         f"{esc(s)}</label> "
@@ -75,7 +82,6 @@ async def verification_page(request: web.Request) -> web.Response:
     )
     shown = pending.shown
     body = (
-        "<h1>Approve a device</h1>"
         f"<p>The application <b id=client>{esc(pending.client_id)}</b> asks to act for "
         f"<b>{esc(session.org_name)}</b> with code <code id=shown-code>{esc(shown)}</code>. "
         "Approve only if you started this sign-in yourself and the code matches your terminal.</p>"
@@ -86,7 +92,7 @@ async def verification_page(request: web.Request) -> web.Response:
         "<button id=approve name=action value=approve>Approve</button> "
         "<button id=deny name=action value=deny>Deny</button></form>"
     )
-    return page("Approve a device", body)
+    return _page(session, body)
 
 
 @routes.post("/oauth/device")
@@ -108,15 +114,15 @@ async def submit_verification(request: web.Request) -> web.Response:
     chosen = approval.chosen_scopes([v for v in form.getall("scope", []) if isinstance(v, str)])
     settings, pool = request.app[OAUTH_SETTINGS], request.app[POOL]
     if approval.locked(settings, session):
-        return _locked_page()
+        return _locked_page(session)
     pending = await approval.lookup(pool, settings, session, typed[:64])
     if pending == "locked":
-        return _locked_page()
+        return _locked_page(session)
     if pending == "unknown":
-        return _unknown_page(typed[:64])
+        return _unknown_page(session, typed[:64])
     granted = approval.granted_scopes(pending, chosen, session, action)
     if not await approval.decide(pool, settings, session, pending, action, granted):
-        return _unknown_page(typed[:64])
+        return _unknown_page(session, typed[:64])
     if action == "approve":
         text = (
             f"Device approved for {session.org_name} with scopes "
@@ -124,10 +130,8 @@ async def submit_verification(request: web.Request) -> web.Response:
         )
     else:
         text = "Device denied. It will not get access."
-    return page(
-        "Approve a device",
-        "<h1>Approve a device</h1>"
-        + message(text, id="result")
-        + '<p><a href="/console">Back to the console</a> · '
+    return _page(
+        session,
+        message(text, id="result") + '<p><a href="/console/keys">Back to keys and devices</a> · '
         '<a href="/oauth/device">Approve another</a></p>',
     )

@@ -30,6 +30,16 @@ header{display:flex;justify-content:space-between;align-items:center}
 .msg{padding:.6rem 1rem;border-radius:4px;background:#eef}
 .error{background:#fee}
 code{font-size:1.1rem}
+nav{display:flex;gap:1rem;flex-wrap:wrap;border-bottom:1px solid #ddd;padding:.4rem 0}
+main{margin-top:1rem}
+nav a{text-decoration:none;color:#0057a3}
+nav a[aria-current=page]{font-weight:bold;color:#222}
+figure.chart{margin:0 0 1.5rem}
+figure.chart figcaption{font-weight:bold;margin-bottom:.3rem}
+svg .tick,svg .x-tick,svg .axis-label{fill:#555}
+ul.legend{list-style:none;display:flex;flex-wrap:wrap;gap:.8rem;padding:0;font-size:.85rem}
+.swatch{display:inline-block;width:.8rem;height:.8rem;margin-right:.3rem;vertical-align:middle}
+.note{color:#555}
 """
 
 
@@ -37,8 +47,13 @@ def esc(value: object) -> str:
     return escape("" if value is None else str(value), quote=True)
 
 
-def when(t: dt.datetime | None) -> str:
-    return "" if t is None else t.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+def when(t: dt.datetime | int | None) -> str:
+    """A time for people; API objects' unix seconds too."""
+    if t is None:
+        return ""
+    if isinstance(t, int):
+        t = dt.datetime.fromtimestamp(t, dt.UTC)
+    return t.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def page(title: str, body: str, *, status: int = 200) -> web.Response:
@@ -75,3 +90,14 @@ def hidden(name: str, value: str) -> str:
 
 def message(text: str, *, error: bool = False, id: str = "message") -> str:
     return f'<p id="{esc(id)}" class="msg{" error" if error else ""}">{esc(text)}</p>'
+
+
+def download(text: str, filename: str, *, content_type: str = "application/yaml") -> web.Response:
+    """A file the browser saves (a minted kubeconfig): never cached, never sniffed."""
+    headers = dict(_HEADERS) | {"Content-Disposition": f'attachment; filename="{filename}"'}
+    return web.Response(text=text, content_type=content_type, headers=headers)
+
+
+def note(text: str, *, id: str) -> str:
+    """Why a part of a page is empty or missing (a product not configured here)."""
+    return f'<p id="{esc(id)}" class=note>{esc(text)}</p>'

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import asyncpg
+
+from admin.forge.store import Lease
+from admin.vault.store import Rack
+from finetune.store import Event, Job
+
+# Rows a console table shows at most: the API pages through the rest.
+LIMIT = 100
 
 
 async def api_keys(pool: asyncpg.Pool, org_id: str) -> list[asyncpg.Record]:
@@ -31,27 +41,58 @@ async def cli_grants(pool: asyncpg.Pool, org_id: str) -> list[asyncpg.Record]:
     )
 
 
-async def usage_by_model(pool: asyncpg.Pool, org_id: str, days: int = 30) -> list[asyncpg.Record]:
-    return list(
-        await pool.fetch(
-            """SELECT model, sum(requests)::bigint AS requests,
-                      sum(prompt_tokens)::bigint AS input_tokens,
-                      sum(completion_tokens)::bigint AS output_tokens
-               FROM usage_events
-               WHERE org_id = $1 AND time >= now() - make_interval(days => $2)
-               GROUP BY model ORDER BY model""",
-            org_id,
-            days,
-        )
+async def leases(pool: asyncpg.Pool, org_id: str) -> list[Lease]:
+    rows = await pool.fetch(
+        """SELECT * FROM forge_leases WHERE org_id = $1
+           ORDER BY created_at DESC, id DESC LIMIT $2""",
+        org_id,
+        LIMIT,
     )
+    return [Lease.from_record(r) for r in rows]
 
 
-async def leases(pool: asyncpg.Pool, org_id: str) -> list[asyncpg.Record]:
-    return list(
-        await pool.fetch(
-            """SELECT id, gpu_type, gpu_count, metro, status, created_at, expires_at
-               FROM forge_leases WHERE org_id = $1
-               ORDER BY created_at DESC, id DESC LIMIT 100""",
-            org_id,
-        )
+async def racks(pool: asyncpg.Pool, org_id: str) -> list[Rack]:
+    rows = await pool.fetch(
+        """SELECT * FROM vault_racks WHERE org_id = $1
+           ORDER BY created_at DESC, id DESC LIMIT $2""",
+        org_id,
+        LIMIT,
     )
+    return [Rack.from_record(r) for r in rows]
+
+
+async def jobs(pool: asyncpg.Pool, org_id: str) -> list[Job]:
+    rows = await pool.fetch(
+        """SELECT * FROM ft_jobs WHERE org_id = $1
+           ORDER BY created_at DESC, id DESC LIMIT $2""",
+        org_id,
+        LIMIT,
+    )
+    return [Job.from_record(r) for r in rows]
+
+
+async def last_metrics(
+    pool: asyncpg.Pool, org_id: str, job_ids: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """Each job's latest per-step metrics (step, total_steps, train_loss, ...), as the
+    worker recorded them in its `metrics` events."""
+    rows = await pool.fetch(
+        """SELECT DISTINCT ON (job_id) job_id, data FROM ft_events
+           WHERE org_id = $1 AND job_id = ANY($2::text[]) AND type = 'metrics'
+           ORDER BY job_id, seq DESC""",
+        org_id,
+        list(job_ids),
+    )
+    return {r["job_id"]: r["data"] for r in rows if r["data"] is not None}
+
+
+async def job_metrics(pool: asyncpg.Pool, org_id: str, job_id: str) -> list[Event]:
+    """A job's `metrics` events oldest first: the same rows `GET .../events` pages through,
+    only those, in step order."""
+    rows = await pool.fetch(
+        """SELECT * FROM ft_events WHERE org_id = $1 AND job_id = $2 AND type = 'metrics'
+           ORDER BY seq""",
+        org_id,
+        job_id,
+    )
+    return [Event.from_record(r) for r in rows]

@@ -1,15 +1,13 @@
-"""A real OIDC provider for tests (`oidc-provider-mock`, a Flask app on a real TCP port), and
-a browserless sign-in through it.
+"""The lab's OIDC provider (lab/idp.py) as the tests drive it, and a browserless sign-in
+through it.
 
-The provider is the real thing: discovery, JWKS, authorization endpoint, token endpoint,
-RS256-signed ID tokens. For the refusal tests a hook on its token endpoint can swap the ID
-token it is about to return (re-signed with a key of the test's choosing, with other claims, or
-an earlier token replayed), so the bad token reaches the console through the real flow.
+For the refusal tests a hook on its token endpoint can swap the ID token it is about to return
+(re-signed with a key of the test's choosing, with other claims, or an earlier token replayed),
+so the bad token reaches the console through the real flow.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,9 +17,9 @@ from urllib.parse import parse_qs, urlsplit
 import aiohttp
 import flask
 import jwt
-import oidc_provider_mock  # type: ignore[import-untyped]
-import werkzeug.serving
 from cryptography.hazmat.primitives.asymmetric import rsa
+
+from lab import idp as lab_idp
 
 # (claims, provider's signing key) -> the ID token to hand out instead.
 Rewrite = Callable[[dict[str, Any], "SigningKey"], str]
@@ -42,8 +40,9 @@ def foreign_key(kid: str) -> SigningKey:
 
 
 @dataclass
-class Idp:
-    issuer: str
+class Idp(lab_idp.Idp):
+    """The provider, with the ID tokens it issued and the next token's rewrite."""
+
     issued: list[str] = field(default_factory=list)
     rewrite: Rewrite | None = None
 
@@ -73,27 +72,10 @@ def _token_hook(idp: Idp) -> Callable[[flask.Response], flask.Response]:
 
 @contextmanager
 def run_idp() -> Iterator[Idp]:
-    app = oidc_provider_mock.app(require_nonce=True)
     idp = Idp(issuer="")
-    app.after_request(_token_hook(idp))
-    server = werkzeug.serving.make_server("127.0.0.1", 0, app, threaded=True)
-    idp.issuer = f"http://127.0.0.1:{server.server_port}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
+    with lab_idp.serve_idp(after_request=_token_hook(idp)) as served:
+        idp.issuer = served.issuer
         yield idp
-    finally:
-        server.shutdown()
-        thread.join(5)
-        server.server_close()
-
-
-async def set_user(idp: Idp, sub: str, claims: dict[str, Any]) -> None:
-    async with (
-        aiohttp.ClientSession() as http,
-        http.put(f"{idp.issuer}/users/{sub}", json=claims) as resp,
-    ):
-        assert resp.status == 204, await resp.text()
 
 
 @dataclass

@@ -21,9 +21,10 @@ from admin.app import create_app
 from admin.signin.appkeys import OAUTH_SETTINGS, OIDC_SETTINGS
 from admin.signin.device.config import OAuthSettings
 from admin.signin.oidc.config import ClaimMapping, OidcSettings, ProviderConfig
+from lab.idp import set_user
 from tests.conftest import MakeOrg, Org, serve
 from tests.support.client import Client, Reply
-from tests.support.idp import Idp, cookie_jar, set_user, sign_in
+from tests.support.idp import Idp, cookie_jar, sign_in
 from tests.support.openapi import Spec
 from voltcore.config import Settings
 

@@ -1,36 +1,21 @@
 """The console in headless Chromium (Debian's, driven by playwright): sign in through the
-IdP's real pages, see the org's keys, usage and leases (and never another org's), approve a
-CLI's device code, revoke it, sign out."""
+IdP's real pages, see the org's keys, usage and leases on their pages (and never another
+org's), approve a real `volt login` from the console, revoke it, sign out."""
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import os
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
-import pytest_asyncio
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser
 
+from tests.admin.console.conftest import csrf_token, sign_in
 from tests.conftest import Org
 from tests.support.signin import SigninService
+from tests.volt.test_login import start_login
+from volt.credentials import load_credentials
 from voltcore.db import Pool
-
-CHROMIUM = Path(os.environ.get("VOLT_TEST_CHROMIUM", "/usr/bin/chromium"))
-# Checked at import, not in the (async) fixture: a missing browser fails loudly, never skips.
-CHROMIUM_PRESENT = CHROMIUM.exists()
-
-
-@pytest_asyncio.fixture(scope="session")
-async def chromium() -> AsyncIterator[Browser]:
-    if not CHROMIUM_PRESENT:
-        pytest.fail(f"{CHROMIUM} is missing: run scripts/system-packages.sh")
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        yield browser
-        await browser.close()
 
 
 async def _seed(pool: Pool, org: Org, tag: str) -> None:
@@ -62,29 +47,26 @@ async def _seed(pool: Pool, org: Org, tag: str) -> None:
     )
 
 
-async def _sign_in(page: Page, signin: SigninService, sub: str) -> None:
-    await page.goto(f"{signin.base}/console")
-    # The IdP's own authorization page: type the subject, press Authorize.
-    await page.fill("input[name=sub]", sub)
-    await page.click("button[type=submit]")
-    await page.wait_for_url(f"{signin.base}/console")
-
-
-async def test_console_end_to_end(chromium: Browser, signin: SigninService, pool: Pool) -> None:
+async def test_console_end_to_end(
+    chromium: Browser, signin: SigninService, pool: Pool, tmp_path: Path
+) -> None:
     await _seed(pool, signin.a, "acme")
     await _seed(pool, signin.b, "globex")
     context = await chromium.new_context()
     page = await context.new_page()
-    await _sign_in(page, signin, await signin.admin(signin.a))
+    await sign_in(page, signin.base, await signin.admin(signin.a))
 
     assert await page.text_content("#org") == "Acme"
+    usage = await page.text_content("#usage") or ""
+    assert "acme-model" in usage and "120" in usage and "globex" not in usage
+    await page.click("#nav-keys")
+    await page.wait_for_url(f"{signin.base}/console/keys")
     keys = await page.text_content("#keys")
     assert keys is not None
     assert "<b>acme-key</b>" in keys  # shown as text, escaped, not as markup
     assert await page.locator("#keys b").count() == 0
     assert "bootstrap" in keys and "globex" not in keys
-    usage = await page.text_content("#usage") or ""
-    assert "acme-model" in usage and "120" in usage and "globex" not in usage
+    await page.click("#nav-leases")
     leases = await page.text_content("#leases") or ""
     assert "2 x NVIDIA-L40S" in leases and "active" in leases and "globex" not in leases
 
@@ -92,32 +74,38 @@ async def test_console_end_to_end(chromium: Browser, signin: SigninService, pool
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
     assert await page.evaluate("document.cookie") == ""  # no script can read it
 
-    # A CLI asks for a device code; the admin approves it from the console.
-    code = await signin.device_code()
+    # The real `volt login` prints a user code; the admin approves it from the console.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VOLT_")}
+    env["VOLT_CONFIG_DIR"] = str(tmp_path / "config")
+    login = await start_login(signin.base, env)
+    code = (await login.wait_for(r"enter the code: (\S+)"))[1]
+    await page.click("#nav-keys")
     await page.click("#approve-device")
-    await page.fill("#user-code", code["user_code"].lower())
+    await page.fill("#user-code", code.lower())
     await page.click("#continue")
-    assert await page.text_content("#shown-code") == code["user_code"]
+    assert await page.text_content("#shown-code") == code
     assert await page.text_content("#client") == "volt-cli"
     await page.uncheck("#scope-write")
     await page.click("#approve")
     result = await page.text_content("#result") or ""
     assert "Device approved" in result and "read" in result
 
-    r = await signin.poll(code["device_code"])
-    assert r.status == 200, r.body
-    tokens = r.json()
-    assert tokens["scope"] == "read"
-    assert (await signin.cli.get("/v1/me", key=tokens["access_token"])).status == 200
+    status, err = await login.finish()
+    assert status == 0, err
+    assert "Signed in (scopes: read)" in err
+    saved = load_credentials(tmp_path / "config" / "credentials.json")
+    assert saved is not None and saved.base_url == signin.base
+    me = await signin.cli.get("/v1/me", key=saved.access_token)
+    assert me.status == 200 and me.json()["org_id"] == signin.a.id
 
-    # The console lists the signed-in CLI; revoking it stops its token at once.
-    await page.goto(f"{signin.base}/console")
+    # The keys page lists the signed-in CLI; revoking it stops its token at once.
+    await page.goto(f"{signin.base}/console/keys")
     cli_sessions = await page.text_content("#cli-sessions") or ""
     assert "volt-cli" in cli_sessions and "read" in cli_sessions
     await page.click("#cli-sessions button")
-    await page.wait_for_url(f"{signin.base}/console")
+    await page.wait_for_url(f"{signin.base}/console/keys")
     assert "None." in (await page.text_content("#cli-sessions") or "")
-    r = await signin.cli.get("/v1/me", key=tokens["access_token"])
+    r = await signin.cli.get("/v1/me", key=saved.access_token)
     r.expect_error(401, "revoked_token")
 
     # Sign out: back to the console means signing in again.
@@ -136,20 +124,22 @@ async def test_org_b_admin_sees_only_org_b(
     await _seed(pool, signin.b, "globex")
     context = await chromium.new_context()
     page = await context.new_page()
-    await _sign_in(page, signin, await signin.admin(signin.b))
-    body = await page.text_content("body") or ""
-    assert "Globex" in body and "globex-key" in body and "globex-model" in body
-    assert "acme" not in body.lower()
+    await sign_in(page, signin.base, await signin.admin(signin.b))
+    pages = [
+        ("/console", "globex-model"),
+        ("/console/keys", "globex-key"),
+        ("/console/leases", "lease_globex"),
+    ]
+    for path, own in pages:
+        await page.goto(f"{signin.base}{path}")
+        body = await page.text_content("body") or ""
+        assert "Globex" in body and own in body and "acme" not in body.lower()
     # Another org's CLI grant cannot be revoked from here: the form answers, nothing changes.
     tokens = await signin.approved_tokens(signin.a)
     grant = await pool.fetchval(
         "SELECT grant_id FROM oauth_tokens WHERE org_id = $1 LIMIT 1", signin.a.id
     )
-    cookie = next(c for c in await context.cookies() if c["name"] == "volt_session")
-    csrf = await pool.fetchval(
-        "SELECT csrf_token FROM console_sessions WHERE session_hash = $1",
-        hashlib.sha256(cookie["value"].encode()).digest(),
-    )
+    csrf = await csrf_token(page, pool)
     forged = await page.request.post(
         f"{signin.base}/console/cli-sessions/{grant}/revoke",
         form={"csrf_token": "wrong"},
@@ -172,7 +162,7 @@ async def test_expired_session_goes_back_to_sign_in(
 ) -> None:
     context = await chromium.new_context()
     page = await context.new_page()
-    await _sign_in(page, signin, await signin.admin(signin.a))
+    await sign_in(page, signin.base, await signin.admin(signin.a))
     await pool.execute(
         "UPDATE console_sessions SET expires_at = $1 WHERE org_id = $2",
         dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1),

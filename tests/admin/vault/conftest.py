@@ -1,6 +1,5 @@
-"""A Vault lab: one rack of three nodes behind sushy-tools' Redfish emulator (with the
-AccountService front), one swtpm and attestation agent per node, an inventory file naming them,
-and an admin service with Vault on, over real TCP and a real Postgres."""
+"""A Vault lab (lab/vault.py) of one rack of three nodes, and an admin service with Vault on
+over it, over real TCP and a real Postgres."""
 
 from __future__ import annotations
 
@@ -8,7 +7,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,33 +15,24 @@ from typing import Any
 import aiohttp
 import pytest
 import pytest_asyncio
-import yaml
 from aiohttp import web
+from pydantic import SecretStr
 
 from admin.app import install as install_admin
-from admin.vault.agent import TpmAgent, agent_app
 from admin.vault.config import VaultSettings
 from admin.vault.sealing import new_key
+from lab.redfish import RedfishEmulator
+from lab.tpm import lab_tpms
+from lab.vault import LabNode, LabRack, RackPlan, Role, VaultLab
+from lab.vault import write_inventory as write_lab_inventory
 from tests.conftest import serve
 from tests.support.client import Client
 from tests.support.openapi import Spec
-from tests.support.redfish import RedfishEmulator
-from tests.support.tpm import BOOT, SoftTpm, lab_tpms, reference_values
 from voltcore.config import Settings
 from voltcore.service import base_app
 
-ROLES = ("controlplane", "worker", "worker")
-REFERENCE = {pcr: sorted(digests) for pcr, digests in reference_values().items()}
-
-
-@dataclass
-class LabNode:
-    name: str
-    role: str
-    system_id: str
-    address: str
-    agent: TpmAgent
-    agent_url: str
+ROLES: tuple[Role, ...] = ("controlplane", "worker", "worker")
+METRO, COUNTRY, RACK_TYPE = "fra1", "DE", "gpu-8x-h100"
 
 
 @dataclass
@@ -88,78 +78,51 @@ class Lab:
         return await self.wait(created.json()["id"], key, "ready")  # type: ignore[no-any-return]
 
 
-def write_inventory(
-    path: Path, rack: str, bmc: RedfishEmulator, nodes: list[LabNode], **node_overrides: Any
-) -> None:
-    doc = {
-        "racks": [
-            {
-                "name": rack,
-                "metro": "fra1",
-                "rack_type": "gpu-8x-h100",
-                "country": "DE",
-                "endpoint": "https://10.20.0.10:6443",
-                "reference_values": REFERENCE,
-                "nodes": [
-                    {
-                        "name": n.name,
-                        "role": n.role,
-                        "address": n.address,
-                        "redfish": {
-                            "url": bmc.url,
-                            "system_id": n.system_id,
-                            "username": bmc.username,
-                            "password": bmc.password,
-                        },
-                        "agent_url": n.agent_url,
-                        **node_overrides.get(n.name, {}),
-                    }
-                    for n in nodes
-                ],
-            }
-        ]
-    }
-    path.write_text(yaml.safe_dump(doc))
+def write_inventory(path: Path, rack: str, bmc: RedfishEmulator, nodes: list[LabNode]) -> None:
+    """The lab's inventory as it would write it, with the BMC's login as it is now."""
+    endpoint = "https://10.20.0.10:6443"
+    write_lab_inventory(path, [LabRack(rack, METRO, COUNTRY, RACK_TYPE, endpoint, bmc, nodes)])
 
 
 @asynccontextmanager
-async def vault_lab(
-    tmp: Path, settings: Settings, spec: Spec, **node_overrides: Any
+async def admin_over(
+    lab: VaultLab, settings: Settings, spec: Spec, vault: VaultSettings | None = None
 ) -> AsyncIterator[Lab]:
-    """Racks get a fresh name per lab: earlier labs' reservations stay in the shared database."""
-    tpms = lab_tpms(len(ROLES))
-    async with AsyncExitStack() as stack:
-        bmc = RedfishEmulator(tmp / "bmc", nodes=len(ROLES))
-        (tmp / "bmc").mkdir()
-        stack.enter_context(bmc)
-        nodes = []
-        for i, (role, system) in enumerate(zip(ROLES, bmc.systems, strict=True)):
-            tpm = stack.enter_context(SoftTpm(tmp / f"tpm{i}", manufactured=tpms.nodes[i]))
-            agent = TpmAgent("swtpm", tpm.tcti_config)
-            stack.callback(agent.close)
-            for pcr, data, what in BOOT:
-                agent.measure(pcr, data, what)
-            runner, url = await serve(agent_app(agent))
-            stack.push_async_callback(runner.cleanup)
-            nodes.append(LabNode(f"n{i}", role, system, f"10.20.0.{11 + i}", agent, url))
-        rack = f"fra1-{uuid.uuid4().hex[:8]}"
-        inventory = tmp / "inventory.yaml"
-        write_inventory(inventory, rack, bmc, nodes, **node_overrides)
-        vault = VaultSettings(
-            inventory=inventory,
-            secret_keys=[new_key()],  # type: ignore[list-item]
-            reconcile_interval_s=0.2,
-            retry_base_s=0.5,
-            retry_max_s=1.0,
-            ek_ca_bundle=tpms.ca.bundle,  # the lab's TPM manufacturer
-        )
-        session = await stack.enter_async_context(aiohttp.ClientSession())
+    """An admin service with Vault on over `lab` (with `lab.settings` unless `vault` is
+    given); the Lab's rack is the lab's first."""
+    rack = lab.racks[0]
+    async with aiohttp.ClientSession() as session:
         placeholder = web.Application()
-        api = Client(session, "", spec)
-        lab = Lab(api, placeholder, web.AppRunner(placeholder), bmc, rack, nodes, settings, vault)
-        await lab.start()
-        stack.push_async_callback(lambda: lab.runner.cleanup())
-        yield lab
+        it = Lab(
+            Client(session, "", spec), placeholder, web.AppRunner(placeholder), rack.bmc,
+            rack.name, rack.nodes, settings, vault or lab.settings,
+        )  # fmt: skip
+        await it.start()
+        try:
+            yield it
+        finally:
+            await it.runner.cleanup()
+
+
+@asynccontextmanager
+async def vault_lab(tmp: Path, settings: Settings, spec: Spec) -> AsyncIterator[Lab]:
+    """Racks get a fresh name per lab: earlier labs' reservations stay in the shared database.
+    The TPMs are copies of one batch per test process."""
+    plan = RackPlan(f"{METRO}-{uuid.uuid4().hex[:8]}", METRO, COUNTRY, RACK_TYPE, ROLES)
+    stock = lab_tpms(len(ROLES))
+    async with VaultLab(tmp, racks=[plan], stock=stock, say=lambda _: None) as lab:
+        # Faster than the lab's pace, and a key of its own: tests share one data directory.
+        vault = lab.settings.model_copy(
+            update={
+                "secret_keys": [SecretStr(new_key())],  # model_copy does not validate
+                "reconcile_interval_s": 0.2,
+                "retry_base_s": 0.5,
+                "retry_max_s": 1.0,
+                "power_wait_s": VaultSettings.model_fields["power_wait_s"].default,
+            }
+        )
+        async with admin_over(lab, settings, spec, vault) as it:
+            yield it
 
 
 @pytest_asyncio.fixture

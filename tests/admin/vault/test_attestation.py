@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from admin.vault.agent import TpmAgent
 from admin.vault.attestation import Event, Quote, parse_quote, verify
-from tests.support.tpm import BOOT, SoftTpm, reference_values
+from lab.tpm import BOOT, SoftTpm, reference_values
 
 
 @pytest.fixture

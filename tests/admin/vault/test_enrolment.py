@@ -35,8 +35,8 @@ from admin.vault import enrolment
 from admin.vault.agent import EK_HANDLE, TpmAgent, agent_app
 from admin.vault.attest import AgentError, enrol
 from admin.vault.enrolment import EnrolmentRefused
+from lab.tpm import SoftTpm, lab_tpms
 from tests.conftest import serve
-from tests.support.tpm import SoftTpm, lab_tpms
 
 
 def now() -> dt.datetime:

@@ -12,7 +12,7 @@ import pytest
 
 from admin.vault.power import PowerRequests
 from admin.vault.redfish import Bmc, BmcError, NodeObservation
-from tests.support.redfish import RedfishEmulator
+from lab.redfish import RedfishEmulator
 
 pytestmark = pytest.mark.slow
 

@@ -28,8 +28,8 @@ from admin.vault.reconciler import Reconciler
 from admin.vault.redfish import Bmc, BmcError
 from admin.vault.sealing import Sealer, new_key
 from admin.vault.states import RackEvent, RackState
+from lab.redfish import RedfishEmulator
 from tests.conftest import MakeOrg, Org
-from tests.support.redfish import RedfishEmulator
 from voltcore import versioned
 from voltcore.audit import AuditEntry
 from voltcore.errors import Conflict

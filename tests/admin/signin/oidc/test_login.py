@@ -161,7 +161,7 @@ async def test_callback_bad_input(signin: SigninService) -> None:
 
 
 async def test_unmapped_and_unverified_users_are_forbidden(signin: SigninService) -> None:
-    from tests.support.idp import set_user
+    from lab.idp import set_user
 
     browser = await signin.browser()
     await set_user(

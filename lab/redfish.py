@@ -1,34 +1,53 @@
-"""sushy-tools' Redfish emulator (fake driver, real basic auth) as a BMC peer for tests, with
-an AccountService in front of it (tests/support/account_service.py): `url` is the BMC as a
-client sees it, `emulator_url` the emulator alone."""
+"""sushy-tools' Redfish emulator (fake driver, real basic auth) as a lab BMC, with an
+AccountService in front of it (lab/account_service.py): `url` is the BMC as a client sees it,
+`emulator_url` the emulator alone. Its systems are simulated: they power on and off and take
+boot settings, and boot nothing."""
 
 from __future__ import annotations
 
+import secrets
 import socket
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 import bcrypt
 
-from tests.support.account_service import Accounts, AccountService
-from tests.support.ports import free_port
+from lab.account_service import Accounts, AccountService
+from lab.ports import free_port
+
+
+def _mac(system: str) -> str:
+    """Locally administered, from the system's UUID: unique across a lab's BMCs."""
+    digits = system.replace("-", "")
+    return "02:" + ":".join(digits[i : i + 2] for i in range(0, 10, 2))
 
 
 class RedfishEmulator:
-    """Usage: `with RedfishEmulator(tmp, nodes=2) as bmc: bmc.url, bmc.systems`. The fake
-    driver lands a power change 1-11 s after it is asked for, as a real BMC takes its time."""
+    """Usage: `with RedfishEmulator(tmp, nodes=2) as bmc: bmc.url, bmc.systems`; or with the
+    `systems` (UUIDs) a restarted lab had before. The fake driver lands a power change 1-11 s
+    after it is asked for, as a real BMC takes its time. The accounts made on the BMC are kept
+    in `workdir`, so a restart (with the same admin login) keeps them. Without a `password`
+    the admin gets a random one."""
 
     def __init__(
-        self, workdir: Path, *, nodes: int, username: str = "admin", password: str = "admin-secret"
+        self,
+        workdir: Path,
+        *,
+        nodes: int = 0,
+        systems: Sequence[str] = (),
+        username: str = "admin",
+        password: str | None = None,
     ) -> None:
         self.dir = workdir
         self.port = free_port()
         self.emulator_port = free_port()
-        self.username, self.password = username, password
-        self.systems = [str(uuid.uuid4()) for _ in range(nodes)]
+        self.username = username
+        self.password = password or secrets.token_urlsafe(12)
+        self.systems = list(systems) or [str(uuid.uuid4()) for _ in range(nodes)]
         self._proc: subprocess.Popen[bytes] | None = None
         self._accounts: AccountService | None = None
 
@@ -51,6 +70,7 @@ class RedfishEmulator:
         return self.dir / "htpasswd"
 
     def start(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
         if not self.htpasswd.exists():  # a restart keeps the accounts made meanwhile
             hashed = bcrypt.hashpw(self.password.encode(), bcrypt.gensalt(4)).decode()
             self.htpasswd.write_text(f"{self.username}:{hashed}\n")
@@ -59,7 +79,7 @@ class RedfishEmulator:
                 "uuid": s,
                 "name": f"node{i}",
                 "power_state": "Off",
-                "nics": [{"mac": f"00:5c:52:31:3a:{i:02x}"}],
+                "nics": [{"mac": _mac(s)}],
             }
             for i, s in enumerate(self.systems)
         ]

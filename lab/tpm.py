@@ -1,4 +1,6 @@
-"""swtpm, the software TPM, as a peer for tests (see ../shared/recipes/vault-peers.md)."""
+"""swtpm, the software TPM, for the lab's nodes (see ../shared/recipes/vault-peers.md): a local
+CA that manufactures TPMs with endorsement-key certificates, the TPM process itself, and what a
+lab node's firmware measures on a good boot."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.ports import free_port
+from lab.ports import free_port
 
 # What a node's firmware and bootloader measure on a good boot (PCR, data, description).
 BOOT = [
@@ -106,7 +108,8 @@ class LabTpms:
 
 @functools.cache
 def lab_tpms(count: int = 3) -> LabTpms:
-    """Once per test process (manufacturing takes about a second a TPM); every lab copies."""
+    """Once per process (manufacturing takes about a second a TPM), for labs that may share
+    TPMs (the tests': each copies); removed when the process exits."""
     root = Path(tempfile.mkdtemp(prefix="volt-tpms-"))
     atexit.register(shutil.rmtree, root, ignore_errors=True)
     ca = EkCa(root / "ca")

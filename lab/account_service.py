@@ -6,7 +6,8 @@ everything else to the emulator untouched, so a minted account logs in to the re
 and stops working the moment it is deleted.
 
 Roles: only an Administrator may manage accounts (403 otherwise), which is what makes a minted
-`Operator` least-privilege here; the emulator itself cannot tell roles apart."""
+`Operator` least-privilege here; the emulator itself cannot tell roles apart. They are kept in
+`roles.json` beside the htpasswd file, so that a restarted lab BMC still knows its accounts."""
 
 from __future__ import annotations
 
@@ -27,11 +28,15 @@ ROLES = ("Administrator", "Operator", "ReadOnly")
 
 
 class Accounts:
-    """The htpasswd file plus each user's role (kept beside it)."""
+    """The htpasswd file plus each user's role (kept beside it, in roles.json)."""
 
     def __init__(self, htpasswd: Path, admin: str) -> None:
         self.htpasswd = htpasswd
-        self.roles: dict[str, str] = {admin: "Administrator"}
+        self._roles_file = htpasswd.with_name("roles.json")
+        saved: dict[str, str] = {}
+        if self._roles_file.exists():
+            saved = json.loads(self._roles_file.read_text())
+        self.roles: dict[str, str] = saved | {admin: "Administrator"}
         self.lock = threading.Lock()
         # Seconds a create takes before the account exists (real BMCs take up to a second):
         # a test widens a race window with it.
@@ -43,6 +48,7 @@ class Accounts:
 
     def _write(self, users: dict[str, str]) -> None:
         self.htpasswd.write_text("".join(f"{u}:{h}\n" for u, h in users.items()))
+        self._roles_file.write_text(json.dumps(self.roles))
 
     def check(self, username: str, password: str) -> str | None:
         hashed = self._lines().get(username)
@@ -59,8 +65,8 @@ class Accounts:
             if username in users:
                 return False
             users[username] = bcrypt.hashpw(password.encode(), bcrypt.gensalt(4)).decode()
-            self._write(users)
             self.roles[username] = role
+            self._write(users)
             return True
 
     def remove(self, username: str) -> bool:
@@ -68,8 +74,8 @@ class Accounts:
             users = self._lines()
             if users.pop(username, None) is None:
                 return False
-            self._write(users)
             self.roles.pop(username, None)
+            self._write(users)
             return True
 
 
@@ -180,7 +186,8 @@ def _handler(accounts: Accounts, upstream: tuple[str, int]) -> type[BaseHTTPRequ
 
 
 class AccountService:
-    """Usage: `svc = AccountService(htpasswd, admin, ("127.0.0.1", emulator_port), port)`;
+    """Usage: `svc = AccountService(Accounts(htpasswd, admin), ("127.0.0.1", emulator_port),
+    port)`;
     `svc.start()`; BMC clients use `svc.url`; `svc.stop()`."""
 
     def __init__(self, accounts: Accounts, upstream: tuple[str, int], port: int) -> None:
