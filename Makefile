@@ -18,7 +18,7 @@ lint: env
 	$(VENV)/lint-imports
 
 test: lint
-	@# The Kubernetes test peer: built from Debian's source once (~6 min, with progress), cached.
+	@# The Kubernetes test peer: built from Debian's source once (~12 min on 2 cores, with progress), cached.
 	@scripts/kubernetes.sh >/dev/null
 	$(VENV)/pytest
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+
 from aiohttp import web
 
 from admin.console.install import install as install_console
@@ -36,8 +38,16 @@ def install(
         app.router.add_routes(module.routes)
 
 
-def create_app(settings: Settings) -> web.Application:
-    """Usage: `web.run_app(create_app(Settings()))`."""
+CleanupCtx = Callable[[web.Application], AsyncIterator[None]]
+
+
+def create_app(settings: Settings, *, configure: CleanupCtx | None = None) -> web.Application:
+    """Usage: `web.run_app(create_app(Settings()))`.
+
+    `configure` starts after the database and before every product: it may replace the
+    settings they read at start-up (what the embedded default's labs do)."""
     app = base_app(settings)
+    if configure is not None:
+        app.cleanup_ctx.append(configure)
     install(app)
     return app

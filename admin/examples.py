@@ -80,6 +80,11 @@ def vault(metro: str, rack_type: str) -> str:
     )
 
 
+def footer(data_dir: str) -> str:
+    # The banner's last line: whoever reads it (a person, tests/test_run.py) knows it is whole.
+    return f"\nCtrl-C stops Volt; its data stays in {data_dir} for the next run.\n"
+
+
 FORGE_STARTING = (
     "\nForge: GPU leases (a local lab: a Kubernetes control plane with simulated GPU nodes)\n"
     "  starting; its examples follow once it is ready (GET /health/ready shows how far).\n"

@@ -96,7 +96,7 @@ async def forge_lab(
     leases), the fleet registered, and the ForgeSettings to run Forge with. `progress` hears
     each step and the build's own lines."""
     fleet = fleet or Fleet.load()
-    progress("locating the Kubernetes binaries (the first run builds them, about 10 minutes)")
+    progress("locating the Kubernetes binaries (the first run builds them, about 12 minutes)")
 
     def build_line(line: str) -> None:
         # The build script's own steps are progress; make's and apt's output is detail.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 
@@ -13,16 +13,6 @@ from finetune.store import Event, Job
 
 # Rows a console table shows at most: the API pages through the rest.
 LIMIT = 100
-
-
-async def api_keys(pool: asyncpg.Pool, org_id: str) -> list[asyncpg.Record]:
-    return list(
-        await pool.fetch(
-            """SELECT * FROM api_keys WHERE org_id = $1
-               ORDER BY created_at DESC, id DESC LIMIT 100""",
-            org_id,
-        )
-    )
 
 
 async def cli_grants(pool: asyncpg.Pool, org_id: str) -> list[asyncpg.Record]:
@@ -35,40 +25,42 @@ async def cli_grants(pool: asyncpg.Pool, org_id: str) -> list[asyncpg.Record]:
                WHERE t.org_id = $1 AND t.kind = 'refresh' AND t.revoked_at IS NULL
                  AND t.expires_at > now()
                GROUP BY t.grant_id, t.client_id, t.scopes, u.email
-               ORDER BY since DESC LIMIT 100""",
+               ORDER BY since DESC LIMIT $2""",
             org_id,
+            LIMIT,
         )
     )
 
 
-async def leases(pool: asyncpg.Pool, org_id: str) -> list[Lease]:
-    rows = await pool.fetch(
-        """SELECT * FROM forge_leases WHERE org_id = $1
-           ORDER BY created_at DESC, id DESC LIMIT $2""",
-        org_id,
-        LIMIT,
+# The tables whose newest rows a page lists: a closed set, so the name is never input.
+Table = Literal["api_keys", "forge_leases", "vault_racks", "ft_jobs"]
+
+
+async def _latest(pool: asyncpg.Pool, table: Table, org_id: str) -> list[asyncpg.Record]:
+    return list(
+        await pool.fetch(
+            f"""SELECT * FROM {table} WHERE org_id = $1
+                ORDER BY created_at DESC, id DESC LIMIT $2""",
+            org_id,
+            LIMIT,
+        )
     )
-    return [Lease.from_record(r) for r in rows]
+
+
+async def api_keys(pool: asyncpg.Pool, org_id: str) -> list[asyncpg.Record]:
+    return await _latest(pool, "api_keys", org_id)
+
+
+async def leases(pool: asyncpg.Pool, org_id: str) -> list[Lease]:
+    return [Lease.from_record(r) for r in await _latest(pool, "forge_leases", org_id)]
 
 
 async def racks(pool: asyncpg.Pool, org_id: str) -> list[Rack]:
-    rows = await pool.fetch(
-        """SELECT * FROM vault_racks WHERE org_id = $1
-           ORDER BY created_at DESC, id DESC LIMIT $2""",
-        org_id,
-        LIMIT,
-    )
-    return [Rack.from_record(r) for r in rows]
+    return [Rack.from_record(r) for r in await _latest(pool, "vault_racks", org_id)]
 
 
 async def jobs(pool: asyncpg.Pool, org_id: str) -> list[Job]:
-    rows = await pool.fetch(
-        """SELECT * FROM ft_jobs WHERE org_id = $1
-           ORDER BY created_at DESC, id DESC LIMIT $2""",
-        org_id,
-        LIMIT,
-    )
-    return [Job.from_record(r) for r in rows]
+    return [Job.from_record(r) for r in await _latest(pool, "ft_jobs", org_id)]
 
 
 async def last_metrics(

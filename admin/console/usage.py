@@ -75,12 +75,17 @@ def _chart(
     )
 
 
-def _hours(field: str) -> Callable[[Result], float]:
-    return lambda r: r[field] / HOUR_S
-
-
-def _any(page: dict[str, Any]) -> bool:
-    return any(b["results"] for b in page["data"])
+def _hours_section(
+    page: dict[str, Any], key: str, what: str, seconds: str, unit: str, product: str
+) -> str:
+    """Forge's GPU-hours or Vault's rack-hours per day, stacked by `key`; a note when none."""
+    slug = unit.lower()
+    heading = f"<h2>{product} {unit}</h2>"
+    if not any(b["results"] for b in page["data"]):
+        return heading + note(f"No {unit} were used in the last {DAYS} days.", id=f"no-{slug}")
+    labels, series = stacked(page, key, lambda r: r[seconds] / HOUR_S)
+    title = f"{unit[0].upper()}{unit[1:]} per day, by {what}"
+    return heading + _chart(f"chart-{slug}", title, labels, series, y_label=unit, unit=unit)
 
 
 @routes.get("/console")
@@ -135,36 +140,10 @@ async def usage(request: web.Request, session: Session) -> Page:
             id="usage",
         )
     )
-    parts.append("<h2>Forge GPU-hours</h2>")
-    if _any(gpus):
-        labels, series = stacked(gpus, "gpu_type", _hours("gpu_seconds"))
-        parts.append(
-            _chart(
-                "chart-gpu-hours",
-                "GPU-hours per day, by GPU type",
-                labels,
-                series,
-                y_label="GPU-hours",
-                unit="GPU-hours",
-            )
-        )
-    else:
-        parts.append(note(f"No GPU leases ran in the last {DAYS} days.", id="no-gpu-usage"))
-    parts.append("<h2>Vault rack-hours</h2>")
-    if _any(racks):
-        labels, series = stacked(racks, "rack_type", _hours("rack_seconds"))
-        parts.append(
-            _chart(
-                "chart-rack-hours",
-                "Rack-hours per day, by rack type",
-                labels,
-                series,
-                y_label="rack-hours",
-                unit="rack-hours",
-            )
-        )
-    else:
-        parts.append(note(f"No racks were held in the last {DAYS} days.", id="no-rack-usage"))
+    parts += [
+        _hours_section(gpus, "gpu_type", "GPU type", "gpu_seconds", "GPU-hours", "Forge"),
+        _hours_section(racks, "rack_type", "rack type", "rack_seconds", "rack-hours", "Vault"),
+    ]
     # The window as the API takes it, for anyone comparing: the same query, the same numbers.
     body = (
         f'<section id=usage-window data-start-time="{start}" data-bucket-width="1d" '

@@ -26,7 +26,7 @@ from admin.app import create_app
 from admin.bootstrap import Bootstrapped, bootstrap_org
 from admin.finetune.embedded import worker_ctx as finetune_worker_ctx
 from admin.forge.appkeys import FORGE_SETTINGS
-from admin.forge.install import forge_ctx, running
+from admin.forge.install import running
 from admin.signin.appkeys import OIDC_SETTINGS
 from admin.vault.appkeys import VAULT_SETTINGS
 from lab.forge import Fleet, forge_lab
@@ -128,15 +128,13 @@ def _announce(
             text += examples.vault(*labs.vault.example_rack)
         if labs.forge is not None and "forge" in app[STARTING]:
             text += examples.FORGE_STARTING
-        say(text)
+        say(text + examples.footer(str(settings.data_dir)))
 
     return announce
 
 
 def serve(settings: Settings) -> None:
-    app = create_app(settings)
-    # Before Forge's context (the first of the admin's): the labs decide their settings.
-    app.cleanup_ctx.insert(list(app.cleanup_ctx).index(forge_ctx), labs_ctx)
+    app = create_app(settings, configure=labs_ctx)
     # Spark's engines and routes in this process, one base URL.
     from inference.app import install as install_spark
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from volt._client import Volt
 from volt._constants import DEFAULT_JOB_WAIT_TIMEOUT_S
-from volt.cli._output import Column, Output, Progress, settled, timeout_options, when
+from volt.cli._output import Column, Output, timeout_options, wait_and_show, when
 from volt.types.finetuning import FineTuningJob, FineTuningJobStatus, HyperparametersParam
 
 Subparsers = Any
@@ -58,21 +58,9 @@ def _wait(
     args: argparse.Namespace,
     out: Output,
 ) -> int:
-    """Progress on stderr until the job ends (or is `until`); the job on stdout, and exit 1
-    unless it succeeded (or is `until`)."""
-    progress = Progress(out, job, lambda j: j.status, label=job.id)
-    job = settled(
-        lambda: client.fine_tuning.jobs.wait(
-            job.id,
-            until=until,
-            timeout=args.timeout,
-            poll_interval=args.poll_interval,
-            on_update=progress,
-        ),
-        out,
-    )
-    out.item(job, JOB_COLUMNS)
-    return 0 if job.status == (until or "succeeded") else 1
+    """Until the job ends (or is `until`); exit 1 unless it succeeded (or is `until`)."""
+    wait = client.fine_tuning.jobs.wait
+    return wait_and_show(job, wait, until, args, out, JOB_COLUMNS, success="succeeded")
 
 
 def list_jobs(client: Volt, args: argparse.Namespace, out: Output) -> int:

@@ -10,7 +10,7 @@ from typing import Any
 
 from volt._client import Volt
 from volt._constants import DEFAULT_WAIT_TIMEOUT_S
-from volt.cli._output import Column, Output, Progress, settled, timeout_options, when
+from volt.cli._output import Column, Output, timeout_options, wait_and_show, when
 from volt.types.forge import Lease, LeaseStatus
 from volt.types.vault import Rack, RackStatus
 
@@ -81,31 +81,12 @@ def lease_create(client: Volt, args: argparse.Namespace, out: Output) -> int:
     if not args.wait:
         out.item(lease, LEASE_COLUMNS)
         return 0
-    return _wait_lease(client, lease, "active", args, out)
+    return wait_and_show(lease, client.forge.leases.wait, "active", args, out, LEASE_COLUMNS)
 
 
 def lease_wait(client: Volt, args: argparse.Namespace, out: Output) -> int:
-    return _wait_lease(client, client.forge.leases.retrieve(args.lease_id), args.until, args, out)
-
-
-def _wait_lease(
-    client: Volt, lease: Lease, until: LeaseStatus, args: argparse.Namespace, out: Output
-) -> int:
-    """Progress on stderr until the lease is `until`; the lease it ended with on stdout, and
-    exit 1 when that is another status."""
-    progress = Progress(out, lease, lambda x: x.status, label=lease.id)
-    lease = settled(
-        lambda: client.forge.leases.wait(
-            lease.id,
-            until=until,
-            timeout=args.timeout,
-            poll_interval=args.poll_interval,
-            on_update=progress,
-        ),
-        out,
-    )
-    out.item(lease, LEASE_COLUMNS)
-    return 0 if lease.status == until else 1
+    lease = client.forge.leases.retrieve(args.lease_id)
+    return wait_and_show(lease, client.forge.leases.wait, args.until, args, out, LEASE_COLUMNS)
 
 
 def lease_list(client: Volt, args: argparse.Namespace, out: Output) -> int:
@@ -147,28 +128,16 @@ def rack_create(client: Volt, args: argparse.Namespace, out: Output) -> int:
     return _wait_rack(client, rack, "ready", args, out)
 
 
-def rack_wait(client: Volt, args: argparse.Namespace, out: Output) -> int:
-    return _wait_rack(client, client.vault.racks.retrieve(args.rack_id), args.until, args, out)
-
-
 def _wait_rack(
     client: Volt, rack: Rack, until: RackStatus, args: argparse.Namespace, out: Output
 ) -> int:
-    """Like `_wait_lease`. `failed` is not the end for a rack: the reconciler retries it, and
-    the wait goes on."""
-    progress = Progress(out, rack, _rack_state, label=rack.id)
-    rack = settled(
-        lambda: client.vault.racks.wait(
-            rack.id,
-            until=until,
-            timeout=args.timeout,
-            poll_interval=args.poll_interval,
-            on_update=progress,
-        ),
-        out,
-    )
-    out.item(rack, RACK_COLUMNS)
-    return 0 if rack.status == until else 1
+    # `failed` is not the end for a rack: the reconciler retries it, and the wait goes on.
+    wait = client.vault.racks.wait
+    return wait_and_show(rack, wait, until, args, out, RACK_COLUMNS, state=_rack_state)
+
+
+def rack_wait(client: Volt, args: argparse.Namespace, out: Output) -> int:
+    return _wait_rack(client, client.vault.racks.retrieve(args.rack_id), args.until, args, out)
 
 
 def _rack_state(rack: Rack) -> str:

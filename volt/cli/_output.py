@@ -7,7 +7,7 @@ import datetime as dt
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Generic, TextIO, TypeVar, cast
+from typing import Any, Generic, Protocol, TextIO, TypeVar, cast
 
 import orjson
 from pydantic import BaseModel
@@ -125,15 +125,45 @@ class Progress(Generic[T]):
             self.seen = state
 
 
-def settled(waiting: Callable[[], T], out: Output) -> T:
-    """What `waiting` (an SDK `wait`) ended with: the resource it waited for, or the one that
-    reached another final state (reported on stderr; the command then fails by its status).
-    A timeout is raised (`main` reports it)."""
+class Waitable(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+
+
+W = TypeVar("W", bound=Waitable)
+
+
+def wait_and_show(
+    first: W,
+    wait: Callable[..., W],
+    until: str | None,
+    args: argparse.Namespace,
+    out: Output,
+    columns: Sequence[Column],
+    *,
+    state: Callable[[W], str] = lambda item: item.status,
+    success: str | None = None,
+) -> int:
+    """A `--wait`: progress on stderr from `first` (what the create or get call returned)
+    until the SDK's `wait` ends; what it ended with on stdout; exit 0 when that is `until`
+    (`success` when `until` is None: the wait then runs to any final state). Another final
+    state is reported on stderr and exits 1; a timeout is raised (`main` reports it)."""
+    progress = Progress(out, first, state, label=first.id)
     try:
-        return waiting()
+        last = wait(
+            first.id,
+            until=until,
+            timeout=args.timeout,
+            poll_interval=args.poll_interval,
+            on_update=progress,
+        )
     except UnexpectedStatusError as e:
         out.note(f"error: {e}")
-        return cast(T, e.resource)
+        last = cast(W, e.resource)
+    out.item(last, columns)
+    return 0 if last.status == (until or success) else 1
 
 
 def timeout_options(p: argparse.ArgumentParser, default: float) -> None:

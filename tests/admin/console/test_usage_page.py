@@ -130,7 +130,7 @@ async def test_charts_show_the_apis_numbers(chromium: Browser, console: ConsoleS
     assert sum(v for *_, v in await bars(page, "#chart-gpu-hours")) == pytest.approx(
         sum(r["gpu_seconds"] for bk in gpus_b["data"] for r in bk["results"]) / HOUR
     )
-    assert await page.locator("#no-rack-usage").count() == 1
+    assert await page.locator("#no-rack-hours").count() == 1
     body = (await page.text_content("body") or "").lower()
     assert "smollm2" not in body and "minilm" not in body and "acme" not in body
     await page.context.close()
@@ -142,8 +142,8 @@ async def test_an_org_without_usage_sees_empty_charts_and_notes(
     page = await signed_in_page(chromium, console, console.a)
     assert await page.locator("#chart-input-tokens rect.bar").count() == 0
     assert [v for *_, v in await bars(page, "#chart-requests")] == [0] * 30
-    assert await page.locator("#no-gpu-usage").count() == 1
-    assert await page.locator("#no-rack-usage").count() == 1
+    assert await page.locator("#no-gpu-hours").count() == 1
+    assert await page.locator("#no-rack-hours").count() == 1
     # The nav reaches every page, and marks this one.
     assert await page.get_attribute("#nav-usage", "aria-current") == "page"
     for key in ("keys", "leases", "racks", "jobs"):
