@@ -9,17 +9,19 @@ import orjson
 from aiohttp import web
 
 from voltcore.http import response_headers
+from voltcore.streaming import ReadingStream
 
 
 async def open_stream(request: web.Request) -> web.StreamResponse:
-    response = web.StreamResponse(
+    response = ReadingStream(
+        request,
         headers={
             "Content-Type": "text/event-stream",
             "Cache-Control": "no-cache",
             # Proxies such as nginx must not buffer token-by-token output.
             "X-Accel-Buffering": "no",
             **response_headers(request),
-        }
+        },
     )
     response.enable_chunked_encoding()
     await response.prepare(request)

@@ -20,8 +20,10 @@ from tests.support.client import Client
 from tests.support.forge import cluster, forge  # noqa: F401 (session fixtures shared by every directory)
 from tests.support.openapi import Spec
 from tests.support.spark import api, spark  # noqa: F401 (as above)
+from voltcore.appkeys import SETTINGS
 from voltcore.config import Settings
 from voltcore.db import EmbeddedPostgres, Pool, create_pool, migrate
+from voltcore.service import handler_options
 
 # Property tests check logic, not speed: on a busy 2-core CI machine a slow example is no bug.
 hypothesis_settings.register_profile("volt", deadline=None)
@@ -51,7 +53,9 @@ def settings(pg_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 
 async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
+    # As `volt-admin serve` serves it (voltcore.service.run), with the app's own settings (a
+    # peer's app, which has none, with the defaults).
+    runner = web.AppRunner(app, **handler_options(app.get(SETTINGS) or Settings()))
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()

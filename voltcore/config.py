@@ -79,6 +79,17 @@ class Settings(BaseSettings):
     # Bodies past this size get 413 before any parsing: room for long prompts and embedding
     # batches, not for a client that streams without end.
     max_body_bytes: int = 8 << 20
+    # A connection without a complete request this long after it opened (or after its last
+    # response) is closed: idle keep-alive connections and headers that trickle in a byte at
+    # a time (slowloris) both end here. aiohttp's timer is not reset by partial data.
+    idle_timeout_s: float = Field(60.0, gt=0)
+    # A JSON body must arrive whole within this long (8 MiB at 140 KB/s by default): a body
+    # trickled in a byte at a time is a 408, not a handler held open for good.
+    body_timeout_s: float = Field(60.0, gt=0)
+    # A streamed response (SSE, a file download) whose client accepts no bytes this long, once
+    # the socket's buffers are full, is dropped: the engine request is aborted and metered as
+    # for a disconnect, instead of a reader that never reads holding it for good.
+    stall_timeout_s: float = Field(60.0, gt=0)
     # Reverse proxies (an ingress, a load balancer) whose `X-Forwarded-For` is believed, as
     # CIDRs (`VOLT_TRUSTED_PROXIES='["10.0.0.0/8"]'`). Every per-client limit keys on the
     # address they report (`voltcore.clientaddr`); from anyone else the header is ignored, so

@@ -82,6 +82,12 @@ class PayloadTooLarge(VoltError):
     default_code = "payload_too_large"
 
 
+class RequestTimeout(VoltError):
+    status = 408
+    type = "invalid_request_error"
+    default_code = "request_timeout"
+
+
 class UnsupportedMediaType(VoltError):
     status = 415
     type = "invalid_request_error"

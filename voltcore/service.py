@@ -3,6 +3,8 @@ batched writers, authentication and the operational endpoints. Services add thei
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from voltcore import ops
@@ -29,6 +31,16 @@ def base_app(settings: Settings) -> web.Application:
     return app
 
 
+def handler_options(settings: Settings) -> dict[str, Any]:
+    """How every connection is served, by `run` and by the tests' servers alike."""
+    return {
+        "access_log": None,  # observe_middleware logs each request as JSON
+        "keepalive_timeout": settings.idle_timeout_s,
+        # A client that disconnects cancels its handler, which aborts its engine request.
+        "handler_cancellation": True,
+    }
+
+
 def run(app: web.Application, settings: Settings) -> None:
     """Serve until SIGINT/SIGTERM, then shut down gracefully (cleanup contexts flush)."""
     import uvloop
@@ -38,9 +50,7 @@ def run(app: web.Application, settings: Settings) -> None:
         host=settings.host,
         port=settings.port,
         print=None,
-        access_log=None,
         shutdown_timeout=15,
         loop=uvloop.new_event_loop(),
-        # A client that disconnects cancels its handler, which aborts its engine request.
-        handler_cancellation=True,
+        **handler_options(settings),
     )

@@ -6,6 +6,7 @@ arrives as text). Unknown fields are rejected, as OpenAI does, so a typo never p
 
 from __future__ import annotations
 
+import asyncio
 import re
 import types
 import typing
@@ -16,7 +17,8 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic_core import ErrorDetails
 
-from voltcore.errors import InvalidRequest
+from voltcore.appkeys import SETTINGS
+from voltcore.errors import InvalidRequest, RequestTimeout
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -91,7 +93,15 @@ def validate_model(model: type[M], data: Any, *, strict: bool) -> M:
 async def read_json(request: web.Request, model: type[M], *, allow_empty: bool = False) -> M:
     """Parse and validate the JSON body. Usage: `body = await read_json(request, CreateKey)`."""
     # aiohttp enforces the app's client_max_size here; the error middleware maps it to a 413.
-    raw = await request.read()
+    deadline = request.app[SETTINGS].body_timeout_s
+    try:
+        async with asyncio.timeout(deadline):
+            raw = await request.read()
+    except TimeoutError:
+        raise RequestTimeout(
+            f"The request body did not arrive within {deadline:g} s.",
+            headers={"Connection": "close"},  # the rest of the body is not waited for
+        ) from None
     if not raw.strip():
         if allow_empty:
             return validate_model(model, {}, strict=True)

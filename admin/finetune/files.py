@@ -22,6 +22,7 @@ from voltcore.appkeys import POOL, PRINCIPAL, SETTINGS
 from voltcore.errors import Conflict, InvalidRequest, NotFound, PayloadTooLarge
 from voltcore.http import json_response, response_headers
 from voltcore.pagination import ListParams, list_response
+from voltcore.streaming import ReadingStream
 from voltcore.validation import parse_query
 
 routes = web.RouteTableDef()
@@ -230,11 +231,12 @@ async def file_content(request: web.Request) -> web.StreamResponse:
         raise NotFound(f"No such file: '{file_id}'.", param="file_id") from None
     try:
         size = (await asyncio.to_thread(os.fstat, src.fileno())).st_size
-        response = web.StreamResponse(
+        response = ReadingStream(
+            request,
             headers={
                 **response_headers(request),
                 "Content-Disposition": _disposition(row.filename),
-            }
+            },
         )
         response.content_type = CONTENT_TYPE
         response.content_length = size

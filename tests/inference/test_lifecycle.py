@@ -4,16 +4,18 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 
 import aiohttp
 import orjson
+import pytest
 
 from inference.engine import Engine
-from tests.conftest import Org
+from tests.conftest import MakeOrg, Org
 from tests.inference.conftest import TINY, Spark
 from tests.support.client import Client
-from voltcore.appkeys import USAGE
+from voltcore.appkeys import SETTINGS, USAGE
 from voltcore.db import Pool
 
 # The random-weight model may sample an end token at any step: banning both end tokens
@@ -85,6 +87,48 @@ async def test_non_streaming_disconnect_aborts(spark: Spark, org: Org, pool: Poo
     await engine_idle(engine)
     [tokens] = await metered(spark, pool, org)
     assert 0 < tokens < 900
+
+
+async def test_a_client_that_stops_reading_holds_nothing_and_others_are_served(
+    spark: Spark,
+    api: Client,
+    org: Org,
+    make_org: MakeOrg,
+    pool: Pool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A stream's client that never reads: its handler ends anyway (the stream fits the
+    socket's buffers, or a write waits past stall_timeout_s and the connection is dropped,
+    tests/voltcore/test_streaming.py), the request is metered once, and another org is served
+    meanwhile."""
+    monkeypatch.setattr(spark.app[SETTINGS], "stall_timeout_s", 1.0)
+    host, port = spark.base.removeprefix("http://").split(":")
+    loop = asyncio.get_running_loop()
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    await loop.sock_connect(sock, (host, int(port)))
+    body = orjson.dumps({**LONG, "stream": True, "n": 2})
+    await loop.sock_sendall(
+        sock,
+        f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+        f"Authorization: Bearer {org.key}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body,
+    )
+    other = await make_org("Other")
+    r = await api.post("/v1/chat/completions", key=other.key, json={**LONG, "max_tokens": 8})
+    assert r.status == 200 and r.json()["usage"]["completion_tokens"] == 8
+    # The handler ends (and meters) without a byte read by the client.
+    deadline = time.monotonic() + 60
+    while not (rows := await pool.fetch("SELECT 1 FROM usage_events WHERE org_id = $1", org.id)):
+        while spark.app[USAGE].pending:
+            await spark.app[USAGE].flush()
+        assert time.monotonic() < deadline, "the unread stream still holds its handler"
+        await asyncio.sleep(0.2)
+    assert len(rows) == 1
+    await engine_idle(spark.engine(TINY))
+    sock.close()
 
 
 async def test_metrics_cover_requests_tokens_and_latency(api: Client, org: Org) -> None:
