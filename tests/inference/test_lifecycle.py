@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 
 import aiohttp
@@ -15,6 +14,7 @@ from inference.engine import Engine
 from tests.conftest import MakeOrg, Org
 from tests.inference.conftest import TINY, Spark
 from tests.support.client import Client
+from tests.voltcore.test_streaming import never_reading
 from voltcore.appkeys import SETTINGS, USAGE
 from voltcore.db import Pool
 
@@ -102,15 +102,9 @@ async def test_a_client_that_stops_reading_holds_nothing_and_others_are_served(
     tests/voltcore/test_streaming.py), the request is metered once, and another org is served
     meanwhile."""
     monkeypatch.setattr(spark.app[SETTINGS], "stall_timeout_s", 1.0)
-    host, port = spark.base.removeprefix("http://").split(":")
-    loop = asyncio.get_running_loop()
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.setblocking(False)
-    await loop.sock_connect(sock, (host, int(port)))
     body = orjson.dumps({**LONG, "stream": True, "n": 2})
-    await loop.sock_sendall(
-        sock,
+    sock = await never_reading(
+        spark.base,
         f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
         f"Authorization: Bearer {org.key}\r\nContent-Type: application/json\r\n"
         f"Content-Length: {len(body)}\r\n\r\n".encode()

@@ -76,7 +76,7 @@ async def test_slowloris_is_cut_at_the_idle_timeout_and_others_are_served(
     async def trickle(writer: asyncio.StreamWriter) -> bool:
         """A valid request line, then a header a byte at a time: never a complete request.
         True when the server cut it off."""
-        writer.write(b"GET /v1/me HTTP/1.1\r\nHost: x\r\n")
+        writer.write(GET)
         try:
             for _ in range(200):
                 writer.write(b"X")
@@ -111,10 +111,10 @@ async def test_thousands_of_idle_connections_are_closed(hardened: str, org: Org)
     "request_bytes",
     [
         pytest.param(
-            b"GET /v1/me HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n",
+            GET + b"X-Big: " + b"a" * 20000 + b"\r\n\r\n",
             id="huge-header",
         ),
-        pytest.param(b"GET /v1/me HTTP/1.1\r\n" + b"X-N: 1\r\n" * 300 + b"\r\n", id="many-headers"),
+        pytest.param(GET + b"X-N: 1\r\n" * 300 + b"\r\n", id="many-headers"),
         pytest.param(
             b"GET /v1/me?" + b"a" * 20000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", id="long-url"
         ),

@@ -18,6 +18,19 @@ from voltcore.streaming import ReadingStream
 STALL_S = 1.0
 
 
+async def never_reading(base: str, request: bytes) -> socket.socket:
+    """A client that sends `request` and then reads nothing: its receive buffer is small, so
+    the server's buffers fill after a few kB (the test reads the socket when it wants to)."""
+    host, port = base.removeprefix("http://").split(":")
+    loop = asyncio.get_running_loop()
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    await loop.sock_connect(sock, (host, int(port)))
+    await loop.sock_sendall(sock, request)
+    return sock
+
+
 async def test_a_reader_that_stops_is_dropped_after_the_stall_timeout() -> None:
     ended: asyncio.Future[tuple[BaseException | None, int, float]] = asyncio.Future()
 
@@ -40,13 +53,8 @@ async def test_a_reader_that_stops_is_dropped_after_the_stall_timeout() -> None:
     app.router.add_get("/", endless)
     runner, base = await serve(app)
     try:
-        host, port = base.removeprefix("http://").split(":")
+        sock = await never_reading(base, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         loop = asyncio.get_running_loop()
-        sock = socket.socket()
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        sock.setblocking(False)
-        await loop.sock_connect(sock, (host, int(port)))
-        await loop.sock_sendall(sock, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         started = time.monotonic()
         err, sent, at = await asyncio.wait_for(ended, 30)
         assert isinstance(err, ConnectionResetError), err

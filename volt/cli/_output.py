@@ -7,13 +7,14 @@ import datetime as dt
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Generic, Protocol, TextIO, TypeVar, cast
+from typing import Any, Generic, TextIO, TypeVar, cast
 
 import orjson
 from pydantic import BaseModel
 
 from volt._constants import DEFAULT_POLL_INTERVAL_S
 from volt._exceptions import UnexpectedStatusError
+from volt._waiting import S
 
 T = TypeVar("T")
 Column = tuple[str, Callable[[Any], object]]
@@ -125,25 +126,15 @@ class Progress(Generic[T]):
             self.seen = state
 
 
-class Waitable(Protocol):
-    @property
-    def id(self) -> str: ...
-    @property
-    def status(self) -> str: ...
-
-
-W = TypeVar("W", bound=Waitable)
-
-
 def wait_and_show(
-    first: W,
-    wait: Callable[..., W],
+    first: S,
+    wait: Callable[..., S],
     until: str | None,
     args: argparse.Namespace,
     out: Output,
     columns: Sequence[Column],
     *,
-    state: Callable[[W], str] = lambda item: item.status,
+    state: Callable[[S], str] = lambda item: item.status,
     success: str | None = None,
 ) -> int:
     """A `--wait`: progress on stderr from `first` (what the create or get call returned)
@@ -161,7 +152,7 @@ def wait_and_show(
         )
     except UnexpectedStatusError as e:
         out.note(f"error: {e}")
-        last = cast(W, e.resource)
+        last = cast(S, e.resource)
     out.item(last, columns)
     return 0 if last.status == (until or success) else 1
 
